@@ -1,0 +1,180 @@
+// Every metric name the exporter serves, with its type, help and labels: the one place they are spelled.
+
+/** Prometheus metric types used here. */
+export type MetricType = "gauge" | "counter" | "summary" | "histogram";
+
+/** What a metric is: its name, type, help and label names. */
+export interface MetricDefinition {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  readonly labels: readonly string[];
+}
+
+// The four contract metrics (ARCHITECTURE.md): names, types and labels are fixed.
+
+/** Frames per second completed per stream over a short sliding window. */
+export const POSE_FPS = {
+  name: "pose_fps",
+  type: "gauge",
+  help: "Frames per second whose poses were decoded, per stream, over a sliding window",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** End-to-end latency of a frame in ms, pixels read to poses decoded, quantiles over a window. */
+export const POSE_LATENCY_MS = {
+  name: "pose_latency_ms",
+  type: "summary",
+  help: "End-to-end frame latency in milliseconds, from pixels read to poses decoded",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Device memory in use on a GPU, MiB, as nvidia-smi reports it. */
+export const VRAM_USAGE_MB = {
+  name: "vram_usage_mb",
+  type: "gauge",
+  help: "Device memory in use on the GPU in MiB, as nvidia-smi reports memory.used",
+  labels: ["device_id"],
+} as const satisfies MetricDefinition;
+
+/** Share of the exporter's device memory that its working batch shape does not need. */
+export const VRAM_FRAGMENTATION_RATIO = {
+  name: "vram_fragmentation_ratio",
+  type: "gauge",
+  help: "Share of the exporter's GPU memory its working batch shape does not need (0 none, 1 all)",
+  labels: ["device_id"],
+} as const satisfies MetricDefinition;
+
+// Companions of the contract.
+
+/** Frames whose poses were decoded. */
+export const POSE_FRAMES_TOTAL = {
+  name: "pose_frames_total",
+  type: "counter",
+  help: "Frames whose poses were decoded",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Frames dropped before inference, by reason. */
+export const POSE_FRAMES_DROPPED_TOTAL = {
+  name: "pose_frames_dropped_total",
+  type: "counter",
+  help: "Frames dropped without poses, by reason",
+  labels: ["stream_id", "reason"],
+} as const satisfies MetricDefinition;
+
+/** Persons detected over all frames. */
+export const POSE_PERSONS_DETECTED_TOTAL = {
+  name: "pose_persons_detected_total",
+  type: "counter",
+  help: "Persons detected, summed over frames",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Persons in the latest decoded frame. */
+export const POSE_PERSONS = {
+  name: "pose_persons",
+  type: "gauge",
+  help: "Persons detected in the stream's latest decoded frame",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** End-to-end latency as a histogram in base units, aggregatable across instances. */
+export const POSE_LATENCY_SECONDS = {
+  name: "pose_latency_seconds",
+  type: "histogram",
+  help: "End-to-end frame latency in seconds, from pixels read to poses decoded",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Frames in each batch sent to the model. */
+export const POSE_BATCH_SIZE = {
+  name: "pose_batch_size",
+  type: "histogram",
+  help: "Frames per inference batch (before padding to the batch shape)",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Time of one model run over a batch. */
+export const POSE_INFERENCE_DURATION_SECONDS = {
+  name: "pose_inference_duration_seconds",
+  type: "histogram",
+  help: "Duration of one model run over a batch, in seconds",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Frames waiting for a batch, per stream. */
+export const POSE_QUEUE_DEPTH = {
+  name: "pose_queue_depth",
+  type: "gauge",
+  help: "Frames of the stream waiting for a batch",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Constant 1 carrying the exporter's version, execution provider and model. */
+export const POSE_EXPORTER_INFO = {
+  name: "pose_exporter_info",
+  type: "gauge",
+  help: "Constant 1 with the exporter's version, execution provider and model",
+  labels: ["version", "provider", "model"],
+} as const satisfies MetricDefinition;
+
+/** Every metric this module defines, in exposition order. */
+export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
+  POSE_FPS,
+  POSE_LATENCY_MS,
+  VRAM_USAGE_MB,
+  VRAM_FRAGMENTATION_RATIO,
+  POSE_FRAMES_TOTAL,
+  POSE_FRAMES_DROPPED_TOTAL,
+  POSE_PERSONS_DETECTED_TOTAL,
+  POSE_PERSONS,
+  POSE_LATENCY_SECONDS,
+  POSE_BATCH_SIZE,
+  POSE_INFERENCE_DURATION_SECONDS,
+  POSE_QUEUE_DEPTH,
+  POSE_EXPORTER_INFO,
+];
+
+/** Every metric name, for tests and callers that enumerate what the exporter adds. */
+export const METRIC_NAMES: readonly string[] = METRIC_DEFINITIONS.map((d) => d.name);
+
+/** Reasons a frame is dropped, each initialised to zero per stream. */
+export const DROP_REASONS = ["queue_full", "inference_error", "shutdown"] as const;
+
+/** A reason a frame is dropped. */
+export type DropReason = typeof DROP_REASONS[number];
+
+/** Buckets of pose_latency_seconds. */
+export const LATENCY_BUCKETS_SECONDS = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.075,
+  0.1,
+  0.15,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+];
+
+/** Buckets of pose_inference_duration_seconds. */
+export const INFERENCE_BUCKETS_SECONDS = [
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+];
+
+/** Quantiles of pose_latency_ms. */
+export const LATENCY_QUANTILES = [0.5, 0.9, 0.99];

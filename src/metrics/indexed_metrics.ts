@@ -1,0 +1,208 @@
+// Counters, gauges and histograms whose label sets are fixed when built, stored in typed arrays.
+//
+// They implement the small interface prom-client's Registry reads (`name`, `type`, `get()`,
+// `reset()`), so the registry, its exposition formats and default metrics stay prom-client's,
+// while a hot-path update is one typed-array write with no label hashing.
+
+import type { MetricDefinition, MetricType } from "./definitions.ts";
+
+/** One sample as prom-client's Registry renders it. */
+export interface MetricValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+/** What `get()` returns, in prom-client's shape. */
+export interface MetricSnapshot {
+  name: string;
+  help: string;
+  type: MetricType;
+  values: MetricValue[];
+  aggregator: "sum";
+}
+
+/** A label set: label name to value, matching the definition's label names. */
+export type LabelSet = Readonly<Record<string, string>>;
+
+/** Base of the indexed metrics: a definition plus an ordered list of label sets (series). */
+export abstract class IndexedMetric {
+  /** The metric name; prom-client's Registry may rewrite it during an OpenMetrics render. */
+  name: string;
+  readonly help: string;
+  readonly type: MetricType;
+  readonly labelSets: readonly LabelSet[];
+
+  constructor(
+    definition: MetricDefinition,
+    expectedType: MetricType,
+    labelSets: readonly LabelSet[],
+  ) {
+    if (definition.type !== expectedType) {
+      throw new Error(
+        `Cannot build ${definition.name} as a ${expectedType}: it is a ${definition.type}`,
+      );
+    }
+    for (const set of labelSets) {
+      const keys = Object.keys(set).sort().join(",");
+      if (keys !== [...definition.labels].sort().join(",")) {
+        throw new Error(
+          `Cannot build ${definition.name}: label set ${
+            JSON.stringify(set)
+          } does not match labels ${definition.labels.join(",")}`,
+        );
+      }
+    }
+    this.name = definition.name;
+    this.help = definition.help;
+    this.type = definition.type;
+    this.labelSets = labelSets;
+  }
+
+  /** The current samples. */
+  abstract values(): MetricValue[];
+
+  /** Zeroes every series. */
+  abstract reset(): void;
+
+  /** prom-client's Registry calls this on each scrape. */
+  get(): Promise<MetricSnapshot> {
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values: this.values(),
+      aggregator: "sum",
+    });
+  }
+}
+
+/** A counter per label set; `inc(series, by)` is one typed-array add. */
+export class IndexedCounter extends IndexedMetric {
+  #counts: Float64Array;
+
+  constructor(definition: MetricDefinition, labelSets: readonly LabelSet[]) {
+    super(definition, "counter", labelSets);
+    this.#counts = new Float64Array(labelSets.length);
+  }
+
+  /** Adds `by` (default 1) to series `series`. */
+  inc(series: number, by = 1): void {
+    this.#counts[series]! += by;
+  }
+
+  /** The current value of series `series`. */
+  value(series: number): number {
+    return this.#counts[series]!;
+  }
+
+  values(): MetricValue[] {
+    return this.labelSets.map((labels, i) => ({ value: this.#counts[i]!, labels }));
+  }
+
+  reset(): void {
+    this.#counts.fill(0);
+  }
+}
+
+/** A gauge per label set; `set(series, v)` is one typed-array write. */
+export class IndexedGauge extends IndexedMetric {
+  #values: Float64Array;
+  /** Called before each render to refresh values (errors are caught by the caller's wrapper). */
+  collect: (() => void) | null = null;
+
+  constructor(definition: MetricDefinition, labelSets: readonly LabelSet[]) {
+    super(definition, "gauge", labelSets);
+    this.#values = new Float64Array(labelSets.length);
+  }
+
+  /** Sets series `series` to `value`. */
+  set(series: number, value: number): void {
+    this.#values[series] = value;
+  }
+
+  /** The current value of series `series`. */
+  value(series: number): number {
+    return this.#values[series]!;
+  }
+
+  values(): MetricValue[] {
+    if (this.collect) this.collect();
+    return this.labelSets.map((labels, i) => ({ value: this.#values[i]!, labels }));
+  }
+
+  reset(): void {
+    this.#values.fill(0);
+  }
+}
+
+/** A histogram per label set with fixed buckets; `observe` finds the bucket and adds one. */
+export class IndexedHistogram extends IndexedMetric {
+  readonly buckets: readonly number[];
+  #bucketCounts: Float64Array;
+  #sums: Float64Array;
+  #counts: Float64Array;
+  #bucketLabels: LabelSet[][];
+
+  constructor(
+    definition: MetricDefinition,
+    labelSets: readonly LabelSet[],
+    buckets: readonly number[],
+  ) {
+    super(definition, "histogram", labelSets);
+    for (let i = 1; i < buckets.length; i++) {
+      if (!(buckets[i]! > buckets[i - 1]!)) {
+        throw new Error(
+          `Cannot build ${definition.name}: buckets must increase: ${buckets.join(",")}`,
+        );
+      }
+    }
+    this.buckets = buckets;
+    this.#bucketCounts = new Float64Array(labelSets.length * (buckets.length + 1));
+    this.#sums = new Float64Array(labelSets.length);
+    this.#counts = new Float64Array(labelSets.length);
+    this.#bucketLabels = labelSets.map((set) => [
+      ...buckets.map((le) => ({ ...set, le: String(le) })),
+      { ...set, le: "+Inf" },
+    ]);
+  }
+
+  /** Records `value` in series `series`. */
+  observe(series: number, value: number): void {
+    const buckets = this.buckets;
+    let b = 0;
+    while (b < buckets.length && value > buckets[b]!) b++;
+    this.#bucketCounts[series * (buckets.length + 1) + b]! += 1;
+    this.#sums[series]! += value;
+    this.#counts[series]! += 1;
+  }
+
+  /** Observations recorded in series `series`. */
+  count(series: number): number {
+    return this.#counts[series]!;
+  }
+
+  values(): MetricValue[] {
+    const out: MetricValue[] = [];
+    const width = this.buckets.length + 1;
+    const bucketName = `${this.name}_bucket`;
+    for (let s = 0; s < this.labelSets.length; s++) {
+      let cumulative = 0;
+      const labels = this.#bucketLabels[s]!;
+      for (let b = 0; b < width; b++) {
+        cumulative += this.#bucketCounts[s * width + b]!;
+        out.push({ value: cumulative, labels: labels[b]!, metricName: bucketName });
+      }
+      const set = this.labelSets[s]!;
+      out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.name}_sum` });
+      out.push({ value: this.#counts[s]!, labels: set, metricName: `${this.name}_count` });
+    }
+    return out;
+  }
+
+  reset(): void {
+    this.#bucketCounts.fill(0);
+    this.#sums.fill(0);
+    this.#counts.fill(0);
+  }
+}

@@ -1,0 +1,126 @@
+// A summary whose quantiles are exact over the samples of a sliding time window.
+
+import { IndexedMetric, type LabelSet, type MetricValue } from "./indexed_metrics.ts";
+import type { MetricDefinition } from "./definitions.ts";
+
+/** Options of {@linkcode WindowSummary}. */
+export interface WindowSummaryOptions {
+  /** Quantiles to export. @default {[0.5, 0.9, 0.99]} */
+  quantiles?: readonly number[];
+  /** Length of the window in seconds. @default {60} */
+  windowSeconds?: number;
+  /**
+   * Samples kept per series. Past this many in one window, the oldest leave early,
+   * so the window holds the newest `capacity` samples. @default {4096}
+   */
+  capacity?: number;
+  /** Clock in milliseconds. @default {performance.now} */
+  now?: () => number;
+}
+
+/**
+ * A Prometheus summary per label set. Each series keeps its recent samples in a ring
+ * buffer; a scrape sorts the samples of the window and reads exact nearest-rank
+ * quantiles (no approximation error within the kept samples). `_sum` and `_count`
+ * are cumulative, as Prometheus expects. An observation is two typed-array writes.
+ */
+export class WindowSummary extends IndexedMetric {
+  readonly quantiles: readonly number[];
+  readonly windowMs: number;
+  readonly capacity: number;
+  #now: () => number;
+  #samples: Float64Array;
+  #times: Float64Array;
+  #next: Int32Array;
+  #filled: Int32Array;
+  #sums: Float64Array;
+  #counts: Float64Array;
+  #scratch: Float64Array;
+  #quantileLabels: LabelSet[][];
+
+  constructor(
+    definition: MetricDefinition,
+    labelSets: readonly LabelSet[],
+    options: WindowSummaryOptions = {},
+  ) {
+    super(definition, "summary", labelSets);
+    this.quantiles = options.quantiles ?? [0.5, 0.9, 0.99];
+    this.windowMs = (options.windowSeconds ?? 60) * 1000;
+    this.capacity = options.capacity ?? 4096;
+    this.#now = options.now ?? (() => performance.now());
+    const n = labelSets.length;
+    this.#samples = new Float64Array(n * this.capacity);
+    this.#times = new Float64Array(n * this.capacity);
+    this.#next = new Int32Array(n);
+    this.#filled = new Int32Array(n);
+    this.#sums = new Float64Array(n);
+    this.#counts = new Float64Array(n);
+    this.#scratch = new Float64Array(this.capacity);
+    this.#quantileLabels = labelSets.map((set) =>
+      this.quantiles.map((q) => ({ ...set, quantile: String(q) }))
+    );
+  }
+
+  /** Records `value` in series `series` at the clock's current time, or at `atMs`. */
+  observe(series: number, value: number, atMs: number = this.#now()): void {
+    const slot = series * this.capacity + this.#next[series]!;
+    this.#samples[slot] = value;
+    this.#times[slot] = atMs;
+    this.#next[series] = (this.#next[series]! + 1) % this.capacity;
+    if (this.#filled[series]! < this.capacity) this.#filled[series]!++;
+    this.#sums[series]! += value;
+    this.#counts[series]! += 1;
+  }
+
+  /**
+   * Quantile `q` of series `series` over the window, NaN when the window is empty.
+   * Nearest rank: the smallest sample with at least q of the window's samples at or below it.
+   */
+  quantile(series: number, q: number): number {
+    const n = this.#collectWindow(series);
+    if (n === 0) return NaN;
+    const sorted = this.#scratch.subarray(0, n).sort();
+    return sorted[rankIndex(q, n)]!;
+  }
+
+  /** Copies the window's samples of `series` into the scratch buffer; returns how many. */
+  #collectWindow(series: number): number {
+    const since = this.#now() - this.windowMs;
+    const base = series * this.capacity;
+    const filled = this.#filled[series]!;
+    let n = 0;
+    for (let i = 0; i < filled; i++) {
+      if (this.#times[base + i]! >= since) this.#scratch[n++] = this.#samples[base + i]!;
+    }
+    return n;
+  }
+
+  values(): MetricValue[] {
+    const out: MetricValue[] = [];
+    for (let s = 0; s < this.labelSets.length; s++) {
+      const n = this.#collectWindow(s);
+      const sorted = this.#scratch.subarray(0, n).sort();
+      const labels = this.#quantileLabels[s]!;
+      for (let qi = 0; qi < this.quantiles.length; qi++) {
+        const value = n === 0 ? NaN : sorted[rankIndex(this.quantiles[qi]!, n)]!;
+        out.push({ value, labels: labels[qi]! });
+      }
+      const set = this.labelSets[s]!;
+      out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.name}_sum` });
+      out.push({ value: this.#counts[s]!, labels: set, metricName: `${this.name}_count` });
+    }
+    return out;
+  }
+
+  reset(): void {
+    this.#next.fill(0);
+    this.#filled.fill(0);
+    this.#sums.fill(0);
+    this.#counts.fill(0);
+  }
+}
+
+/** Index of the nearest-rank q-quantile in a sorted list of n samples. */
+export function rankIndex(q: number, n: number): number {
+  return Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1));
+}

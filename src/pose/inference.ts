@@ -1,0 +1,221 @@
+// Runs the prepared model on onnxruntime-node, CUDA or CPU, over batches padded to a few fixed shapes.
+
+import * as ort from "onnxruntime-node";
+import type { Frame } from "./frame.ts";
+import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
+import type { ProviderChoice } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { missingCudaProviderFiles, ortNativeDir } from "./ort_libraries.ts";
+
+/** The output of one model run. */
+export interface InferenceOutput {
+  /** The pose output, laid out [shape, 56, anchors]. */
+  data: Float32Array;
+  /** Anchors per frame. */
+  anchors: number;
+  /** The batch shape the frames were padded to. */
+  shape: number;
+  /** Seconds the model run took. */
+  seconds: number;
+}
+
+/** Runs batches of frames through a model. The real one is {@linkcode OrtRunner}; tests use fakes. */
+export interface InferenceRunner {
+  /** The execution provider in use. */
+  readonly provider: "cuda" | "cpu";
+  /** Batch shapes this runner uses, ascending. */
+  readonly shapes: readonly number[];
+  /** Runs `frames` (at most the largest shape); their pixels are copied before this returns. */
+  run(frames: readonly Frame[]): Promise<InferenceOutput>;
+  /** Releases the session and its memory. */
+  release(): Promise<void>;
+}
+
+/** Thrown when the requested execution provider cannot be used; names what is missing. */
+export class ProviderUnavailableError extends Error {
+  readonly provider: string;
+
+  constructor(provider: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot use execution provider ${provider}: ${reason}`, options);
+    this.name = "ProviderUnavailableError";
+    this.provider = provider;
+  }
+}
+
+/** The batch shapes used for a largest batch: powers of two below it, and it. */
+export function batchShapes(maxBatch: number, fixedBatch: number | null): number[] {
+  if (fixedBatch !== null) return [fixedBatch];
+  const shapes: number[] = [];
+  for (let b = 1; b < maxBatch; b *= 2) shapes.push(b);
+  shapes.push(maxBatch);
+  return shapes;
+}
+
+/** Options of {@linkcode createOrtRunner}. */
+export interface OrtRunnerOptions {
+  provider: ProviderChoice;
+  /** CUDA device ordinal. @default {0} */
+  deviceId?: number;
+  /** Largest batch. */
+  maxBatch: number;
+  /** Logs the provider choice and fallbacks. */
+  log?: Logger;
+  /** Threads for the CPU provider's operators; 0 lets ONNX Runtime choose. @default {0} */
+  intraOpThreads?: number;
+}
+
+/** Runs a prepared model with onnxruntime-node. Build it with {@linkcode createOrtRunner}. */
+export class OrtRunner implements InferenceRunner {
+  readonly provider: "cuda" | "cpu";
+  readonly shapes: readonly number[];
+  #session: ort.InferenceSession;
+  #model: PreparedModel;
+  #frameBytes: number;
+  #inputs: Map<number, { buffer: Uint8Array; tensor: ort.Tensor }>;
+
+  constructor(
+    session: ort.InferenceSession,
+    model: PreparedModel,
+    provider: "cuda" | "cpu",
+    shapes: number[],
+  ) {
+    this.#session = session;
+    this.#model = model;
+    this.provider = provider;
+    this.shapes = shapes;
+    this.#frameBytes = model.height * model.width * 3;
+    this.#inputs = new Map(shapes.map((shape) => {
+      const buffer = new Uint8Array(shape * this.#frameBytes);
+      const tensor = new ort.Tensor("uint8", buffer, [shape, model.height, model.width, 3]);
+      return [shape, { buffer, tensor }];
+    }));
+  }
+
+  /** The smallest shape that holds `frames` frames. */
+  shapeFor(frames: number): number {
+    for (const shape of this.shapes) if (shape >= frames) return shape;
+    throw new RangeError(
+      `Cannot run ${frames} frames: the largest batch shape is ${this.shapes.at(-1)}`,
+    );
+  }
+
+  async run(frames: readonly Frame[]): Promise<InferenceOutput> {
+    const shape = this.shapeFor(frames.length);
+    const input = this.#inputs.get(shape)!;
+    const bytes = this.#frameBytes;
+    for (let i = 0; i < frames.length; i++) {
+      const pixels = frames[i]!.pixels;
+      if (pixels.length !== bytes) {
+        throw new RangeError(
+          `Cannot run a frame of ${pixels.length} bytes: the model takes ${bytes}`,
+        );
+      }
+      input.buffer.set(pixels, i * bytes);
+    }
+    // Padding slots keep whatever they held: their outputs are never read.
+    const started = performance.now();
+    const results = await this.#session.run({ [this.#model.inputName]: input.tensor });
+    const seconds = (performance.now() - started) / 1000;
+    const output = results[this.#model.outputName];
+    if (!output) throw new Error(`Model run returned no output named ${this.#model.outputName}`);
+    const dims = output.dims;
+    if (dims.length !== 3 || dims[1] !== POSE_CHANNELS || dims[0] !== shape) {
+      throw new UnknownModelLayoutError(
+        "the model",
+        `output ${this.#model.outputName} came out as [${dims.join(",")}]`,
+        [
+          `output ${this.#model.outputName} [${dims.join(",")}] for batch ${shape}`,
+        ],
+      );
+    }
+    return { data: output.data as Float32Array, anchors: dims[2]!, shape, seconds };
+  }
+
+  async release(): Promise<void> {
+    await this.#session.release();
+  }
+}
+
+function sessionOptions(
+  provider: "cuda" | "cpu",
+  options: OrtRunnerOptions,
+): ort.InferenceSession.SessionOptions {
+  const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] = provider === "cuda"
+    ? [{ name: "cuda", deviceId: options.deviceId ?? 0 }]
+    : ["cpu"];
+  return {
+    executionProviders,
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: options.intraOpThreads ?? 0,
+  };
+}
+
+/**
+ * Creates a session for a prepared model on the chosen provider and warms it at every
+ * batch shape (which also checks the output layout). With "auto", CUDA is tried first and
+ * CPU used when CUDA does not load; the log says which and why.
+ *
+ * @throws {ProviderUnavailableError} when "cuda" was asked for and cannot load
+ * @throws {UnknownModelLayoutError} when the output is not [N,56,anchors]
+ */
+export async function createOrtRunner(
+  model: PreparedModel,
+  options: OrtRunnerOptions,
+): Promise<OrtRunner> {
+  const shapes = batchShapes(
+    model.fixedBatch === null ? options.maxBatch : Math.min(options.maxBatch, model.fixedBatch),
+    model.fixedBatch,
+  );
+  let tryProviders: ("cuda" | "cpu")[] = options.provider === "auto"
+    ? ["cuda", "cpu"]
+    : [options.provider];
+  if (options.provider !== "cpu") {
+    const missing = missingCudaProviderFiles();
+    if (missing.length > 0) {
+      const reason =
+        `${missing.join(" and ")} not found in ${ortNativeDir() ?? "onnxruntime-node's folder"}` +
+        ` (deno task cuda-setup installs the CUDA provider)`;
+      if (options.provider === "cuda") throw new ProviderUnavailableError("cuda", reason);
+      options.log?.info("CUDA execution provider not installed, using CPU", { reason });
+      tryProviders = ["cpu"];
+    }
+  }
+  let lastError: unknown;
+  for (const provider of tryProviders) {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model.bytes, sessionOptions(provider, options));
+    } catch (err) {
+      lastError = err;
+      const reason = (err as Error).message.split("\n")[0] ?? String(err);
+      if (provider === "cuda" && options.provider === "cuda") {
+        throw new ProviderUnavailableError("cuda", reason, { cause: err });
+      }
+      if (provider === "cuda") {
+        options.log?.warn("CUDA execution provider unavailable, falling back to CPU", { reason });
+        continue;
+      }
+      throw err;
+    }
+    const runner = new OrtRunner(session, model, provider, shapes);
+    const blank = new Uint8Array(model.height * model.width * 3);
+    for (const shape of shapes) {
+      const frames = Array.from({ length: shape }, (_, seq) => ({
+        stream: 0,
+        seq,
+        capturedAt: 0,
+        pixels: blank,
+        letterbox: {
+          scale: 1,
+          padX: 0,
+          padY: 0,
+          sourceWidth: model.width,
+          sourceHeight: model.height,
+        },
+      }));
+      await runner.run(frames);
+    }
+    return runner;
+  }
+  throw lastError;
+}

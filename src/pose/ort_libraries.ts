@@ -1,0 +1,33 @@
+// Where onnxruntime-node keeps its native libraries, and whether the CUDA provider is among them.
+
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Files the CUDA execution provider needs next to onnxruntime-node's native library. */
+export const CUDA_PROVIDER_FILES = [
+  "libonnxruntime_providers_shared.so",
+  "libonnxruntime_providers_cuda.so",
+] as const;
+
+/** The folder of onnxruntime-node's native addon for this platform, or null when it cannot be found. */
+export function ortNativeDir(): string | null {
+  try {
+    const entry = fileURLToPath(import.meta.resolve("onnxruntime-node"));
+    const arch = Deno.build.arch === "aarch64" ? "arm64" : "x64";
+    return join(dirname(dirname(entry)), "bin", "napi-v6", Deno.build.os, arch);
+  } catch {
+    return null;
+  }
+}
+
+/** The CUDA provider files missing from `dir` (all of them when `dir` is null). */
+export function missingCudaProviderFiles(dir: string | null = ortNativeDir()): string[] {
+  if (dir === null) return [...CUDA_PROVIDER_FILES];
+  return CUDA_PROVIDER_FILES.filter((file) => {
+    try {
+      return !Deno.statSync(join(dir, file)).isFile;
+    } catch {
+      return true;
+    }
+  });
+}

@@ -1,0 +1,108 @@
+// Helpers shared by the tests: free ports, running the exporter as a subprocess, polling HTTP.
+
+/** The repository root. */
+export const ROOT = new URL("../", import.meta.url);
+
+/** Path of a file under tests/fixtures/. */
+export function fixturePath(name: string): string {
+  return new URL(`fixtures/${name}`, import.meta.url).pathname;
+}
+
+/** A loopback TCP port that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** The permissions the exporter runs with (the same as `deno task start`). */
+export const EXPORTER_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env",
+  "--allow-run",
+  "--allow-ffi",
+  "--allow-sys",
+];
+
+/** A running exporter subprocess with its stderr collected. */
+export interface ExporterProcess {
+  child: Deno.ChildProcess;
+  /** Resolves with the exit status and everything written to stdout and stderr. */
+  done: Promise<{ code: number; stdout: string; stderr: string }>;
+}
+
+/** Starts `main.ts` with `args` as a subprocess. */
+export function startExporter(args: string[], env: Record<string, string> = {}): ExporterProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...EXPORTER_PERMISSIONS, new URL("main.ts", ROOT).pathname, ...args],
+    cwd: ROOT.pathname,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+  const decoder = new TextDecoder();
+  const done = child.output().then((out) => ({
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  }));
+  return { child, done };
+}
+
+/** Runs `main.ts` with `args` to completion. */
+export function runExporter(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return startExporter(args, env).done;
+}
+
+/** Polls `url` until `accept(response text, status)` holds or `timeoutMs` passes. */
+export async function pollUntil(
+  url: string,
+  accept: (text: string, status: number) => boolean,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      last = await res.text();
+      if (accept(last, res.status)) return last;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`Gave up waiting for ${url}; last answer: ${last.slice(0, 500)}`);
+}
+
+/** Parses Prometheus text into samples: name, labels and value. */
+export function parseSamples(
+  text: string,
+): { name: string; labels: Record<string, string>; value: number }[] {
+  const samples = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`Unparsable sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[l[1]!] = l[2]!;
+    }
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return samples;
+}
+
+/** The `# TYPE` of each family in Prometheus text. */
+export function parseTypes(text: string): Map<string, string> {
+  const types = new Map<string, string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1]!, m[2]!);
+  return types;
+}

@@ -1,0 +1,183 @@
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import {
+  ConfigError,
+  envNameOf,
+  parseConfig,
+  parseListenAddress,
+  splitSourceArg,
+  usage,
+} from "../src/config.ts";
+
+function problemsOf(args: string[], env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(args, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error(`parseConfig(${JSON.stringify(args)}) accepted bad input`);
+}
+
+Deno.test("parseConfig() fills defaults", () => {
+  const c = parseConfig(["--streams", "2"]);
+  assertEquals(c.sources.map((s) => [s.id, s.width, s.height, s.fps]), [["s0", 1280, 720, 30], [
+    "s1",
+    1280,
+    720,
+    30,
+  ]]);
+  assertEquals(c.listen, { hostname: "0.0.0.0", port: 8000 });
+  assertEquals(c.provider, "auto");
+  assertEquals(c.batchSize, 8);
+  assertEquals(c.modelPath, null);
+  assertEquals(c.resultsPath, null);
+  assertEquals(c.durationSeconds, null);
+  assertEquals(c.logFormat, "text");
+});
+
+Deno.test("parseConfig() ignores a leading -- left by task runners", () => {
+  assertEquals(parseConfig(["--", "--streams", "1"]).sources.length, 1);
+});
+
+Deno.test("parseConfig() reads [ID=]URI sources and numbers the unnamed ones in order", () => {
+  const c = parseConfig([
+    "--source",
+    "cam1=synthetic:640x480@15",
+    "--source",
+    "synthetic@0",
+    "--streams",
+    "1",
+  ]);
+  assertEquals(c.sources.map((s) => [s.id, s.width, s.height, s.fps]), [
+    ["cam1", 640, 480, 15],
+    ["s0", 1280, 720, 0],
+    ["s1", 1280, 720, 30],
+  ]);
+});
+
+Deno.test("splitSourceArg() treats text before = as an id only when it is a valid id", () => {
+  assertEquals(splitSourceArg("cam.1_a-b=synthetic"), { id: "cam.1_a-b", uri: "synthetic" });
+  assertEquals(splitSourceArg("rtsp://h/x?a=b"), { id: null, uri: "rtsp://h/x?a=b" });
+  assertEquals(splitSourceArg("=synthetic"), { id: null, uri: "=synthetic" });
+});
+
+Deno.test("parseConfig() refuses a duplicate stream id, naming it", () => {
+  const problems = problemsOf(["--source", "s0=synthetic", "--source", "synthetic"]);
+  assertEquals(problems.length, 1);
+  assert(problems[0]!.includes('duplicate stream id "s0"'), problems[0]);
+});
+
+Deno.test("parseConfig() refuses an unknown flag, naming it", () => {
+  const problems = problemsOf(["--streams", "1", "--bogus", "3"]);
+  assert(problems.some((p) => p.includes("Unknown flag: --bogus")), problems.join("\n"));
+});
+
+Deno.test("parseConfig() reports every bad number with its flag and value", () => {
+  const problems = problemsOf([
+    "--streams",
+    "1",
+    "--batch-size",
+    "0",
+    "--batch-timeout-ms",
+    "abc",
+    "--device",
+    "1.5",
+    "--gpu-poll-ms",
+    "-3",
+    "--duration",
+    "x",
+  ]);
+  assertEquals(problems.length, 5, problems.join("\n"));
+  assert(
+    problems.some((p) => p.startsWith('Invalid --batch-size: "0" is not an integer in 1..256')),
+  );
+  assert(problems.some((p) => p.startsWith('Invalid --batch-timeout-ms: "abc"')));
+  assert(problems.some((p) => p.startsWith('Invalid --device: "1.5" is not an integer')));
+  assert(problems.some((p) => p.startsWith('Invalid --gpu-poll-ms: "-3"')));
+  assert(problems.some((p) => p.startsWith('Invalid --duration: "x"')));
+});
+
+Deno.test("parseConfig() refuses a bad listen address, naming it", () => {
+  for (const bad of ["8000", "host:", "host:70000", ":8000", "a b:1"]) {
+    const problems = problemsOf(["--streams", "1", "--listen", bad]);
+    assertEquals(problems.length, 1, bad);
+    assert(problems[0]!.startsWith(`Invalid --listen: ${JSON.stringify(bad)}`), problems[0]);
+  }
+});
+
+Deno.test("parseListenAddress() accepts names, IPv4 and bracketed IPv6", () => {
+  assertEquals(parseListenAddress("localhost:9"), { hostname: "localhost", port: 9 });
+  assertEquals(parseListenAddress("127.0.0.1:0"), { hostname: "127.0.0.1", port: 0 });
+  assertEquals(parseListenAddress("[::1]:8000"), { hostname: "::1", port: 8000 });
+});
+
+Deno.test("parseConfig() refuses unknown choices and unsupported sources", () => {
+  const problems = problemsOf([
+    "--source",
+    "x=rtsp://cam/1",
+    "--provider",
+    "tpu",
+    "--log-format",
+    "xml",
+    "--streams",
+    "1",
+  ]);
+  assert(
+    problems.some((p) => p.startsWith('Invalid --source "x=rtsp://cam/1": unsupported URI')),
+    problems.join("\n"),
+  );
+  assert(
+    problems.some((p) => p.startsWith('Invalid --provider: "tpu" is not one of auto, cuda, cpu')),
+  );
+  assert(problems.some((p) => p.startsWith('Invalid --log-format: "xml"')));
+});
+
+Deno.test("parseConfig() asks for a source when none is given", () => {
+  assertEquals(problemsOf([]), ["No sources: give --source [ID=]URI or --streams N"]);
+});
+
+Deno.test("parseConfig() refuses a flag without its value", () => {
+  const problems = problemsOf(["--streams", "1", "--model"]);
+  assertEquals(problems, ["Flag --model needs a value: PATH"]);
+});
+
+Deno.test("parseConfig() takes POSE_EXPORTER_* variables below flags", () => {
+  const env = {
+    [envNameOf("batch-size")]: "4",
+    [envNameOf("streams")]: "2",
+    [envNameOf("listen")]: "127.0.0.1:9",
+  };
+  const c = parseConfig(["--batch-size", "2"], env);
+  assertEquals(c.batchSize, 2);
+  assertEquals(c.sources.length, 2);
+  assertEquals(c.listen.port, 9);
+  const problems = problemsOf(["--streams", "1"], { [envNameOf("batch-size")]: "zero" });
+  assert(
+    problems[0]!.startsWith('Invalid POSE_EXPORTER_BATCH_SIZE (for --batch-size): "zero"'),
+    problems[0],
+  );
+});
+
+Deno.test("parseConfig() lets --help and --version through whatever else is wrong", () => {
+  assert(parseConfig(["--help"]).help);
+  assert(parseConfig(["--version", "--batch-size", "0"]).version);
+});
+
+Deno.test("usage() lists every flag", () => {
+  const text = usage();
+  for (
+    const flag of [
+      "--model",
+      "--source",
+      "--streams",
+      "--provider",
+      "--device",
+      "--batch-size",
+      "--listen",
+      "--results",
+    ]
+  ) {
+    assert(text.includes(flag), flag);
+  }
+  assertThrows(() => parseConfig(["--streams", "nope"]), ConfigError);
+});
