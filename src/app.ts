@@ -16,6 +16,8 @@ import { loadModelFile, type PreparedModel, prepareModel } from "./pose/model_pr
 import { PoseProcessor } from "./pose/processor.ts";
 import type { ResultSink } from "./pose/result.ts";
 import { SyntheticSource } from "./pose/synthetic_source.ts";
+import { FfmpegSource } from "./pose/ffmpeg_source.ts";
+import { StreamLifecycle } from "./pose/stream_lifecycle.ts";
 import { StatusDisplay } from "./status_display.ts";
 
 /** Exit codes of the exporter. */
@@ -41,9 +43,65 @@ async function loadModel(config: Config, log: Logger): Promise<PreparedModel> {
   return await loadModelFile(config.modelPath);
 }
 
-function createSources(config: Config, model: PreparedModel): FrameSource[] {
-  return config.sources.map((spec, stream) =>
-    new SyntheticSource({
+/** Thrown when a tool that a source needs (ffmpeg, ffprobe) cannot be run; names it and the streams. */
+export class MissingToolError extends Error {
+  constructor(tool: string, path: string, streams: string[], options?: ErrorOptions) {
+    super(
+      `Cannot start ${streams.join(", ")}: ${tool} not found at ${JSON.stringify(path)} ` +
+        `(install ffmpeg, or pass --${tool} PATH)`,
+      options,
+    );
+    this.name = "MissingToolError";
+  }
+}
+
+async function checkTool(
+  tool: "ffmpeg" | "ffprobe",
+  path: string,
+  streams: string[],
+): Promise<void> {
+  try {
+    await new Deno.Command(path, {
+      args: ["-version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+      throw new MissingToolError(tool, path, streams, { cause: err });
+    }
+    throw err;
+  }
+}
+
+async function createSources(
+  config: Config,
+  model: PreparedModel,
+  lifecycles: StreamLifecycle[],
+): Promise<FrameSource[]> {
+  const ffmpegStreams = config.sources.filter((s) => s.kind === "ffmpeg").map((s) => s.id);
+  if (ffmpegStreams.length > 0) {
+    await checkTool("ffmpeg", config.ffmpegPath, ffmpegStreams);
+    await checkTool("ffprobe", config.ffprobePath, ffmpegStreams);
+  }
+  return config.sources.map((spec, stream) => {
+    if (spec.kind === "ffmpeg") {
+      return new FfmpegSource({
+        spec,
+        stream,
+        width: model.width,
+        height: model.height,
+        ffmpegPath: config.ffmpegPath,
+        ffprobePath: config.ffprobePath,
+        loop: config.loop,
+        realtime: config.realtime,
+        stallTimeoutMs: config.stallTimeoutSeconds * 1000,
+        retryMaxMs: config.retryMaxSeconds * 1000,
+        lifecycle: lifecycles[stream]!,
+      });
+    }
+    return new SyntheticSource({
       id: spec.id,
       stream,
       sourceWidth: spec.width,
@@ -51,8 +109,9 @@ function createSources(config: Config, model: PreparedModel): FrameSource[] {
       width: model.width,
       height: model.height,
       fps: spec.fps,
-    })
-  );
+      lifecycle: lifecycles[stream]!,
+    });
+  });
 }
 
 function waitForStop(config: Config, log: Logger, signal: AbortSignal | undefined): {
@@ -102,11 +161,13 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
     maxBatchSize: config.batchSize,
   });
   let processor: PoseProcessor | null = null;
+  const lifecycles = config.sources.map((s, i) => new StreamLifecycle(i, s.id, { metrics, log }));
   const handler = createMetricsHandler(metrics.registry, {
     log,
     isReady: () =>
       processor !== null && processor.processed > 0 &&
-      performance.now() - processor.lastDecodedAt < READY_WINDOW_MS,
+      performance.now() - processor.lastDecodedAt < READY_WINDOW_MS &&
+      lifecycles.some((l) => l.state === "up"),
   });
 
   const stop = waitForStop(config, log, options.signal);
@@ -190,7 +251,7 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
       metrics,
       log,
     });
-    const sources = createSources(config, model);
+    const sources = await createSources(config, model, lifecycles);
     const loop = processor.run();
     for (const [stream, source] of sources.entries()) {
       metrics.startStream(stream);
@@ -204,14 +265,19 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
       live,
       intervalSeconds: config.statusIntervalSeconds,
       queueDepth: (s) => batcher.depth(s),
+      state: (s) => lifecycles[s]!.state,
     });
     display.start();
 
     const reason = await stop.stopped;
     log.info("stopping", { reason });
-    await Promise.all(sources.map((s) => s.stop()));
+    const stops = sources.map((s) => s.stop());
     batcher.close();
-    for (const frame of batcher.drain()) metrics.recordDrop(frame.stream, "shutdown");
+    for (const frame of batcher.drain()) {
+      metrics.recordDrop(frame.stream, "shutdown");
+      frame.release?.();
+    }
+    await Promise.all(stops);
     await loop;
     display.stop();
     for (const sink of sinks) await sink.close();

@@ -2,30 +2,15 @@
 
 import { parseArgs } from "node:util";
 import type { LogFormat, LogLevel } from "./log.ts";
+import { parseSourceUri, type SourceSpec, splitSourceArg } from "./source_uri.ts";
+
+export type { SourceSpec };
 
 /** Which ONNX Runtime execution provider to use. */
 export type ProviderChoice = "auto" | "cuda" | "cpu";
 
 /** When to draw the live per-stream status block. */
 export type StatusMode = "auto" | "on" | "off";
-
-/** A synthetic frame source: moving shapes rendered once at start and cycled. */
-export interface SyntheticSourceSpec {
-  kind: "synthetic";
-  /** Stream id, used as the `stream_id` label. */
-  id: string;
-  /** The URI as the user wrote it. */
-  uri: string;
-  /** Width of the simulated camera image in pixels. */
-  width: number;
-  /** Height of the simulated camera image in pixels. */
-  height: number;
-  /** Frames per second; 0 means as fast as the pipeline takes them. */
-  fps: number;
-}
-
-/** Any configured source. More kinds join this union as they are built. */
-export type SourceSpec = SyntheticSourceSpec;
 
 /** A listen address for the HTTP server. */
 export interface ListenAddress {
@@ -43,6 +28,16 @@ export interface Config {
   deviceId: number;
   batchSize: number;
   batchTimeoutMs: number;
+  /** File sources restart at their end. */
+  loop: boolean;
+  /** File sources play at their own frame rate, like a camera. */
+  realtime: boolean;
+  ffmpegPath: string;
+  ffprobePath: string;
+  /** A stream with no frame for this long is restarted. */
+  stallTimeoutSeconds: number;
+  /** Longest wait between restarts of a failed stream. */
+  retryMaxSeconds: number;
   /** Frames each stream may keep waiting before its oldest is dropped. */
   queueFrames: number;
   listen: ListenAddress;
@@ -104,6 +99,34 @@ export const FLAGS: readonly FlagSpec[] = [
     help: "a video source, repeatable: synthetic[:WxH][@FPS] (FPS 0 = as fast as possible)",
   },
   { name: "streams", type: "string", arg: "N", default: "0", help: "add N synthetic sources" },
+  { name: "loop", type: "boolean", help: "restart file sources at their end" },
+  {
+    name: "realtime",
+    type: "boolean",
+    help: "play file sources at their own frame rate, like a camera (the default)",
+  },
+  { name: "no-realtime", type: "boolean", help: "read file sources as fast as they are taken" },
+  { name: "ffmpeg", type: "string", arg: "PATH", default: "ffmpeg", help: "ffmpeg binary" },
+  {
+    name: "ffprobe",
+    type: "string",
+    arg: "PATH",
+    help: "ffprobe binary (default: ffprobe beside --ffmpeg)",
+  },
+  {
+    name: "stall-timeout-s",
+    type: "string",
+    arg: "SECONDS",
+    default: "10",
+    help: "restart a stream that delivered no frame for this long",
+  },
+  {
+    name: "retry-max-s",
+    type: "string",
+    arg: "SECONDS",
+    default: "30",
+    help: "longest wait between restarts of a failed stream (backoff doubles from 1 s)",
+  },
   {
     name: "provider",
     type: "string",
@@ -239,12 +262,6 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "help", type: "boolean", help: "print this help and exit" },
   { name: "version", type: "boolean", help: "print the version and exit" },
 ];
-
-const STREAM_ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
-const SYNTHETIC_PATTERN = /^synthetic(?::(\d+)x(\d+))?(?::?@(\d+(?:\.\d+)?))?$/;
-
-/** Default geometry and rate of a `synthetic` source without parameters. */
-export const SYNTHETIC_DEFAULTS = { width: 1280, height: 720, fps: 30 } as const;
 
 /** Name of the environment variable that can set a flag: `--batch-size` -> POSE_EXPORTER_BATCH_SIZE. */
 export function envNameOf(flag: string): string {
@@ -406,33 +423,6 @@ export function parseListenAddress(value: string): ListenAddress {
   return { hostname: match[1] ?? match[2] ?? "", port };
 }
 
-/** Splits `[ID=]URI`: the text before the first `=` is an id when it is a valid id. */
-export function splitSourceArg(value: string): { id: string | null; uri: string } {
-  const eq = value.indexOf("=");
-  if (eq > 0 && STREAM_ID_PATTERN.test(value.slice(0, eq))) {
-    return { id: value.slice(0, eq), uri: value.slice(eq + 1) };
-  }
-  return { id: null, uri: value };
-}
-
-/** Parses a source URI for stream `id`; throws a message naming the URI when it is not supported. */
-export function parseSourceUri(id: string, uri: string): SourceSpec {
-  const synthetic = SYNTHETIC_PATTERN.exec(uri);
-  if (synthetic) {
-    const width = synthetic[1] ? Number(synthetic[1]) : SYNTHETIC_DEFAULTS.width;
-    const height = synthetic[2] ? Number(synthetic[2]) : SYNTHETIC_DEFAULTS.height;
-    const fps = synthetic[3] !== undefined ? Number(synthetic[3]) : SYNTHETIC_DEFAULTS.fps;
-    if (width < 16 || height < 16 || width > 8192 || height > 8192) {
-      throw new Error(`size ${width}x${height} is outside 16..8192 pixels per side`);
-    }
-    if (fps > 10000) throw new Error(`frame rate ${fps} is above 10000`);
-    return { kind: "synthetic", id, uri, width, height, fps };
-  }
-  throw new Error(
-    `unsupported URI ${JSON.stringify(uri)}: this version reads synthetic[:WxH][@FPS] sources`,
-  );
-}
-
 function resolveSources(r: Resolver): SourceSpec[] {
   const args = r.list("source");
   const streams = r.number("streams", { min: 0, max: 1024, integer: true });
@@ -483,6 +473,10 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
   } catch (err) {
     problems.push(`Invalid ${listenText.origin}: ${(err as Error).message}`);
   }
+  if (r.bool("realtime") && r.bool("no-realtime")) {
+    problems.push("Flags --realtime and --no-realtime contradict each other: give one");
+  }
+  const ffmpegPath = r.text("ffmpeg").value ?? "ffmpeg";
   const config: Config = {
     modelPath: r.text("model").value ?? null,
     sources: resolveSources(r),
@@ -490,6 +484,13 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     deviceId: r.number("device", { min: 0, max: 255, integer: true }),
     batchSize: r.number("batch-size", { min: 1, max: 256, integer: true }),
     batchTimeoutMs: r.number("batch-timeout-ms", { min: 0, max: 60000 }),
+    loop: r.bool("loop"),
+    realtime: !r.bool("no-realtime"),
+    ffmpegPath,
+    ffprobePath: r.text("ffprobe").value ??
+      (ffmpegPath.includes("/") ? ffmpegPath.replace(/[^/]*$/, "ffprobe") : "ffprobe"),
+    stallTimeoutSeconds: r.number("stall-timeout-s", { min: 0.5, max: 3600 }),
+    retryMaxSeconds: r.number("retry-max-s", { min: 1, max: 3600 }),
     queueFrames: r.number("batch-queue-frames", { min: 1, max: 1024, integer: true }),
     listen,
     nvidiaSmiPath: r.text("nvidia-smi").value ?? "nvidia-smi",

@@ -6,6 +6,7 @@ import type { PoseMetrics } from "./metrics/pose_metrics.ts";
 /** One stream's figures as shown in the status. */
 export interface StreamStatus {
   streamId: string;
+  state: string;
   fps: number;
   p50Ms: number;
   p99Ms: number;
@@ -19,9 +20,11 @@ export interface StreamStatus {
 export function readStreamStatus(
   metrics: PoseMetrics,
   queueDepth: (stream: number) => number,
+  state: (stream: number) => string,
 ): StreamStatus[] {
   return metrics.streamIds.map((streamId, s) => ({
     streamId,
+    state: state(s),
     fps: metrics.fps.rate(s),
     p50Ms: metrics.latencyMs.quantile(s, 0.5),
     p99Ms: metrics.latencyMs.quantile(s, 0.99),
@@ -36,7 +39,7 @@ const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) :
 
 /** Formats one status line, e.g. `s0  fps 30.0  p50 12.1 ms  p99 20.3 ms  drops 0  persons 2`. */
 export function formatStatusLine(s: StreamStatus, idWidth: number): string {
-  return `${s.streamId.padEnd(idWidth)}  fps ${fmt(s.fps).padStart(6)}  ` +
+  return `${s.streamId.padEnd(idWidth)}  ${s.state.padEnd(8)}  fps ${fmt(s.fps).padStart(6)}  ` +
     `p50 ${fmt(s.p50Ms).padStart(6)} ms  p99 ${fmt(s.p99Ms).padStart(6)} ms  ` +
     `frames ${String(s.frames).padStart(7)}  drops ${String(s.drops).padStart(5)}  ` +
     `queued ${String(s.queued).padStart(2)}  persons ${s.persons}`;
@@ -50,6 +53,8 @@ export interface StatusDisplayOptions {
   intervalSeconds: number;
   /** Frames waiting per stream. */
   queueDepth: (stream: number) => number;
+  /** Lifecycle state per stream. */
+  state: (stream: number) => string;
 }
 
 const encoder = new TextEncoder();
@@ -104,7 +109,7 @@ export class StatusDisplay {
   }
 
   #statusLines(): string[] {
-    const statuses = readStreamStatus(this.#metrics, this.#options.queueDepth);
+    const statuses = readStreamStatus(this.#metrics, this.#options.queueDepth, this.#options.state);
     const idWidth = Math.max(6, ...statuses.map((s) => s.streamId.length));
     const total = statuses.reduce((sum, s) => sum + s.fps, 0);
     return [
@@ -127,9 +132,12 @@ export class StatusDisplay {
   }
 
   #logLines(): void {
-    for (const s of readStreamStatus(this.#metrics, this.#options.queueDepth)) {
+    for (
+      const s of readStreamStatus(this.#metrics, this.#options.queueDepth, this.#options.state)
+    ) {
       this.#log.info("stream status", {
         stream_id: s.streamId,
+        state: s.state,
         fps: Number(fmt(s.fps)),
         latency_p50_ms: Number.isFinite(s.p50Ms) ? Number(fmt(s.p50Ms)) : null,
         latency_p99_ms: Number.isFinite(s.p99Ms) ? Number(fmt(s.p99Ms)) : null,

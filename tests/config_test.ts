@@ -1,12 +1,11 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import {
-  ConfigError,
-  envNameOf,
-  parseConfig,
-  parseListenAddress,
-  splitSourceArg,
-  usage,
-} from "../src/config.ts";
+import { ConfigError, envNameOf, parseConfig, parseListenAddress, usage } from "../src/config.ts";
+import { type SourceSpec, splitSourceArg } from "../src/source_uri.ts";
+
+function geometry(s: SourceSpec): [string, number, number, number] {
+  if (s.kind !== "synthetic") throw new Error(`${s.id} is not synthetic`);
+  return [s.id, s.width, s.height, s.fps];
+}
 
 function problemsOf(args: string[], env: Record<string, string> = {}): string[] {
   try {
@@ -20,7 +19,7 @@ function problemsOf(args: string[], env: Record<string, string> = {}): string[] 
 
 Deno.test("parseConfig() fills defaults", () => {
   const c = parseConfig(["--streams", "2"]);
-  assertEquals(c.sources.map((s) => [s.id, s.width, s.height, s.fps]), [["s0", 1280, 720, 30], [
+  assertEquals(c.sources.map(geometry), [["s0", 1280, 720, 30], [
     "s1",
     1280,
     720,
@@ -48,7 +47,7 @@ Deno.test("parseConfig() reads [ID=]URI sources and numbers the unnamed ones in 
     "--streams",
     "1",
   ]);
-  assertEquals(c.sources.map((s) => [s.id, s.width, s.height, s.fps]), [
+  assertEquals(c.sources.map(geometry), [
     ["cam1", 640, 480, 15],
     ["s0", 1280, 720, 0],
     ["s1", 1280, 720, 30],
@@ -114,7 +113,7 @@ Deno.test("parseListenAddress() accepts names, IPv4 and bracketed IPv6", () => {
 Deno.test("parseConfig() refuses unknown choices and unsupported sources", () => {
   const problems = problemsOf([
     "--source",
-    "x=rtsp://cam/1",
+    "x=ftp://cam/1",
     "--provider",
     "tpu",
     "--log-format",
@@ -123,7 +122,7 @@ Deno.test("parseConfig() refuses unknown choices and unsupported sources", () =>
     "1",
   ]);
   assert(
-    problems.some((p) => p.startsWith('Invalid --source "x=rtsp://cam/1": unsupported URI')),
+    problems.some((p) => p.startsWith('Invalid --source "x=ftp://cam/1": unsupported URI')),
     problems.join("\n"),
   );
   assert(

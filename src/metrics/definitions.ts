@@ -111,6 +111,38 @@ export const POSE_QUEUE_DEPTH = {
   labels: ["stream_id"],
 } as const satisfies MetricDefinition;
 
+/** Whether a stream is delivering frames (1) or not (0). */
+export const POSE_STREAM_UP = {
+  name: "pose_stream_up",
+  type: "gauge",
+  help: "Whether the stream is delivering frames (1) or not (0)",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Restarts of a stream's source after it went down. */
+export const POSE_STREAM_RESTARTS_TOTAL = {
+  name: "pose_stream_restarts_total",
+  type: "counter",
+  help: "Restarts of the stream's source after it went down",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Times a stream went down, by reason. */
+export const POSE_STREAM_FAILURES_TOTAL = {
+  name: "pose_stream_failures_total",
+  type: "counter",
+  help: "Times the stream went down, by reason",
+  labels: ["stream_id", "reason"],
+} as const satisfies MetricDefinition;
+
+/** When the stream last delivered a frame, as Unix time. */
+export const POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS = {
+  name: "pose_stream_last_frame_timestamp_seconds",
+  type: "gauge",
+  help: "Unix time at which the stream last delivered a frame (0 before the first)",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
 /** Constant 1 carrying the exporter's version, execution provider and model. */
 export const POSE_EXPORTER_INFO = {
   name: "pose_exporter_info",
@@ -133,6 +165,10 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_BATCH_SIZE,
   POSE_INFERENCE_DURATION_SECONDS,
   POSE_QUEUE_DEPTH,
+  POSE_STREAM_UP,
+  POSE_STREAM_RESTARTS_TOTAL,
+  POSE_STREAM_FAILURES_TOTAL,
+  POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS,
   POSE_EXPORTER_INFO,
 ];
 
@@ -144,6 +180,18 @@ export const DROP_REASONS = ["queue_full", "inference_error", "shutdown"] as con
 
 /** A reason a frame is dropped. */
 export type DropReason = typeof DROP_REASONS[number];
+
+/** Reasons a stream goes down, each initialised to zero per stream. */
+export const STREAM_DOWN_REASONS = [
+  "exited",
+  "eof",
+  "stalled",
+  "unreadable",
+  "decode_error",
+] as const;
+
+/** A reason a stream goes down. */
+export type StreamDownReason = typeof STREAM_DOWN_REASONS[number];
 
 /** Buckets of pose_latency_seconds. */
 export const LATENCY_BUCKETS_SECONDS = [

@@ -18,6 +18,12 @@ import {
   POSE_PERSONS,
   POSE_PERSONS_DETECTED_TOTAL,
   POSE_QUEUE_DEPTH,
+  POSE_STREAM_FAILURES_TOTAL,
+  POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS,
+  POSE_STREAM_RESTARTS_TOTAL,
+  POSE_STREAM_UP,
+  STREAM_DOWN_REASONS,
+  type StreamDownReason,
 } from "./definitions.ts";
 import {
   IndexedCounter,
@@ -69,6 +75,10 @@ export class PoseMetrics {
   readonly queueDepth: IndexedGauge;
   readonly batchSize: IndexedHistogram;
   readonly inferenceSeconds: IndexedHistogram;
+  readonly streamUp: IndexedGauge;
+  readonly streamRestarts: IndexedCounter;
+  readonly streamFailures: IndexedCounter;
+  readonly lastFrameTimestamp: IndexedGauge;
   #info: IndexedGauge | null = null;
   #now: () => number;
 
@@ -116,6 +126,13 @@ export class PoseMetrics {
       INFERENCE_BUCKETS_SECONDS,
     );
     this.queueDepth = new IndexedGauge(POSE_QUEUE_DEPTH, streams);
+    this.streamUp = new IndexedGauge(POSE_STREAM_UP, streams);
+    this.streamRestarts = new IndexedCounter(POSE_STREAM_RESTARTS_TOTAL, streams);
+    this.streamFailures = new IndexedCounter(
+      POSE_STREAM_FAILURES_TOTAL,
+      streamIds.flatMap((id) => STREAM_DOWN_REASONS.map((reason) => ({ stream_id: id, reason }))),
+    );
+    this.lastFrameTimestamp = new IndexedGauge(POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS, streams);
     for (
       const metric of [
         this.fps,
@@ -128,6 +145,10 @@ export class PoseMetrics {
         this.batchSize,
         this.inferenceSeconds,
         this.queueDepth,
+        this.streamUp,
+        this.streamRestarts,
+        this.streamFailures,
+        this.lastFrameTimestamp,
       ]
     ) this.register(metric);
   }
@@ -176,6 +197,20 @@ export class PoseMetrics {
     let total = 0;
     for (const reason of DROP_REASONS) total += this.dropCount(stream, reason);
     return total;
+  }
+
+  /** Records that `stream` went down for `reason`. */
+  recordStreamFailure(stream: number, reason: StreamDownReason): void {
+    this.streamFailures.inc(
+      stream * STREAM_DOWN_REASONS.length + STREAM_DOWN_REASONS.indexOf(reason),
+    );
+  }
+
+  /** Times `stream` went down for `reason` so far. */
+  streamFailureCount(stream: number, reason: StreamDownReason): number {
+    return this.streamFailures.value(
+      stream * STREAM_DOWN_REASONS.length + STREAM_DOWN_REASONS.indexOf(reason),
+    );
   }
 
   /** Records one model run over `frames` frames that took `seconds`. */

@@ -12,7 +12,7 @@ export interface BatcherOptions {
   queueFrames: number;
   /** Clock in milliseconds, the same clock as `Frame.capturedAt`. @default {performance.now} */
   now?: () => number;
-  /** Called for each frame dropped because its stream's queue was full. */
+  /** Called for each frame dropped because its stream's queue was full (before it is released). */
   onDrop?: (frame: Frame) => void;
 }
 
@@ -97,8 +97,12 @@ export class Batcher implements FrameSink {
     const queue = this.#queues[frame.stream];
     if (!queue) throw new Error(`Cannot queue a frame of stream ${frame.stream}: no such stream`);
     const dropped = queue.push(frame);
-    if (dropped) this.options.onDrop?.(dropped);
-    else this.#total++;
+    if (dropped) {
+      this.options.onDrop?.(dropped);
+      dropped.release?.();
+    } else {
+      this.#total++;
+    }
     // Wake a waiting nextBatch() when the batch is full, or to arm its timer on a first frame.
     if (this.#total >= this.options.maxBatch || this.#total === 1) this.#wakeUp();
   }
@@ -192,7 +196,7 @@ export class Batcher implements FrameSink {
     this.#wakeUp();
   }
 
-  /** Removes and returns every waiting frame (for counting them as dropped at shutdown). */
+  /** Removes and returns every waiting frame (for counting them as dropped at shutdown); the caller releases them. */
   drain(): Frame[] {
     const frames: Frame[] = [];
     for (const queue of this.#queues) {

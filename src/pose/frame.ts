@@ -26,6 +26,11 @@ export interface Frame {
   pixels: Uint8Array;
   /** How the source image maps into `pixels`. */
   letterbox: Letterbox;
+  /**
+   * Gives `pixels` back to the source's buffer pool. Called exactly once, when the pixels
+   * have been copied into a batch or the frame was dropped. Absent for shared buffers.
+   */
+  release?: () => void;
 }
 
 /** Where a source puts its frames: the batcher. */

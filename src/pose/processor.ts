@@ -46,7 +46,10 @@ export class PoseProcessor {
       if (!batch) return;
       let output;
       try {
-        output = await runner.run(batch);
+        const pending = runner.run(batch);
+        // The runner copied the pixels before returning: the buffers can go back to their pools.
+        for (const frame of batch) frame.release?.();
+        output = await pending;
       } catch (err) {
         for (const frame of batch) metrics.recordDrop(frame.stream, "inference_error");
         this.#logError(err, batch.length);

@@ -7,6 +7,7 @@ import {
   type FrameSource,
   type Letterbox,
 } from "./frame.ts";
+import type { StreamLifecycle } from "./stream_lifecycle.ts";
 
 /** Frames rendered per cycle. */
 export const SYNTHETIC_CYCLE_FRAMES = 24;
@@ -25,6 +26,8 @@ export interface SyntheticSourceOptions {
   height: number;
   /** Frames per second; 0 pushes a frame whenever the stream's queue has room. */
   fps: number;
+  /** Reports the stream up once started. */
+  lifecycle?: StreamLifecycle;
 }
 
 interface RenderedCycle {
@@ -117,6 +120,9 @@ export class SyntheticSource implements FrameSource {
 
   start(sink: FrameSink): void {
     this.#stopped = false;
+    this.#options.lifecycle?.up({
+      size: `${this.#options.sourceWidth}x${this.#options.sourceHeight}`,
+    });
     if (this.#options.fps > 0) {
       this.#nextDue = performance.now();
       this.#tick(sink);
@@ -127,6 +133,7 @@ export class SyntheticSource implements FrameSource {
 
   stop(): Promise<void> {
     this.#stopped = true;
+    this.#options.lifecycle?.stopped();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     return Promise.resolve();
@@ -143,6 +150,7 @@ export class SyntheticSource implements FrameSource {
       letterbox: this.#cycle.letterbox,
     };
     this.#seq++;
+    this.#options.lifecycle?.frame();
     sink.push(frame);
   }
 

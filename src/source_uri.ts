@@ -1,0 +1,124 @@
+// Source URIs (`--source [ID=]URI`) parsed into typed source specs.
+
+/** Default geometry and rate of a `synthetic` or `testsrc` source without parameters. */
+export const SYNTHETIC_DEFAULTS = { width: 1280, height: 720, fps: 30 } as const;
+
+/** Valid stream ids: safe as label values and in logs. */
+export const STREAM_ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+/** A synthetic frame source: moving shapes rendered once at start and cycled. */
+export interface SyntheticSourceSpec {
+  kind: "synthetic";
+  /** Stream id, used as the `stream_id` label. */
+  id: string;
+  /** The URI as the user wrote it. */
+  uri: string;
+  /** Width of the simulated camera image in pixels. */
+  width: number;
+  /** Height of the simulated camera image in pixels. */
+  height: number;
+  /** Frames per second; 0 means as fast as the pipeline takes them. */
+  fps: number;
+}
+
+/** What kind of input ffmpeg reads. */
+export type FfmpegInputKind = "file" | "rtsp" | "http" | "v4l2" | "testsrc";
+
+/** A source decoded by an ffmpeg child process. */
+export interface FfmpegSourceSpec {
+  kind: "ffmpeg";
+  id: string;
+  uri: string;
+  input: FfmpegInputKind;
+  /** ffmpeg/ffprobe arguments placed before `-i`. */
+  inputArgs: string[];
+  /** The `-i` argument. */
+  target: string;
+}
+
+/** Any configured source. */
+export type SourceSpec = SyntheticSourceSpec | FfmpegSourceSpec;
+
+/** Parses `NAME[:WxH][@FPS]` into its geometry and rate, or null when `uri` is not one. */
+function parseGenerator(
+  name: string,
+  uri: string,
+): { width: number; height: number; fps: number } | null {
+  const match = new RegExp(`^${name}(?::(\\d+)x(\\d+))?(?::?@(\\d+(?:\\.\\d+)?))?$`).exec(uri);
+  if (!match) return null;
+  const width = match[1] ? Number(match[1]) : SYNTHETIC_DEFAULTS.width;
+  const height = match[2] ? Number(match[2]) : SYNTHETIC_DEFAULTS.height;
+  const fps = match[3] !== undefined ? Number(match[3]) : SYNTHETIC_DEFAULTS.fps;
+  if (width < 16 || height < 16 || width > 8192 || height > 8192) {
+    throw new Error(`size ${width}x${height} is outside 16..8192 pixels per side`);
+  }
+  return { width, height, fps };
+}
+
+/** Splits `[ID=]URI`: the text before the first `=` is an id when it is a valid id. */
+export function splitSourceArg(value: string): { id: string | null; uri: string } {
+  const eq = value.indexOf("=");
+  if (eq > 0 && STREAM_ID_PATTERN.test(value.slice(0, eq))) {
+    return { id: value.slice(0, eq), uri: value.slice(eq + 1) };
+  }
+  return { id: null, uri: value };
+}
+
+/**
+ * Parses a source URI for stream `id`.
+ *
+ * Accepts `synthetic[:WxH][@FPS]`, `testsrc[:WxH][@FPS]` (ffmpeg's test pattern), a file path
+ * or `file://` URL, `rtsp://`, `rtsps://` (over TCP), `http(s)://` (progressive or HLS) and
+ * `v4l2:/dev/videoN`.
+ *
+ * @throws {Error} naming the URI when it is not supported
+ */
+export function parseSourceUri(id: string, uri: string): SourceSpec {
+  const synthetic = parseGenerator("synthetic", uri);
+  if (synthetic) {
+    if (synthetic.fps > 10000) throw new Error(`frame rate ${synthetic.fps} is above 10000`);
+    return { kind: "synthetic", id, uri, ...synthetic };
+  }
+  const testsrc = parseGenerator("testsrc", uri);
+  if (testsrc) {
+    const { width, height, fps } = testsrc;
+    if (!(fps > 0 && fps <= 1000)) throw new Error(`frame rate ${fps} is outside (0, 1000]`);
+    return {
+      kind: "ffmpeg",
+      id,
+      uri,
+      input: "testsrc",
+      inputArgs: ["-f", "lavfi"],
+      target: `testsrc=size=${width}x${height}:rate=${fps}`,
+    };
+  }
+  if (/^rtsps?:\/\/./i.test(uri)) {
+    return {
+      kind: "ffmpeg",
+      id,
+      uri,
+      input: "rtsp",
+      inputArgs: ["-rtsp_transport", "tcp"],
+      target: uri,
+    };
+  }
+  if (/^https?:\/\/./i.test(uri)) {
+    return { kind: "ffmpeg", id, uri, input: "http", inputArgs: [], target: uri };
+  }
+  const v4l2 = /^v4l2:(\/dev\/\S+)$/.exec(uri);
+  if (v4l2) {
+    return { kind: "ffmpeg", id, uri, input: "v4l2", inputArgs: ["-f", "v4l2"], target: v4l2[1]! };
+  }
+  if (uri.startsWith("file://")) {
+    const path = decodeURIComponent(new URL(uri).pathname);
+    return { kind: "ffmpeg", id, uri, input: "file", inputArgs: [], target: path };
+  }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
+  if (scheme || uri === "") {
+    throw new Error(
+      `unsupported URI ${JSON.stringify(uri)}: use a file path, file://, rtsp(s)://, http(s)://, ` +
+        `v4l2:/dev/videoN, testsrc[:WxH][@FPS] or synthetic[:WxH][@FPS]`,
+    );
+  }
+  return { kind: "ffmpeg", id, uri, input: "file", inputArgs: [], target: uri };
+}
