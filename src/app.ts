@@ -18,6 +18,8 @@ import type { ResultSink } from "./pose/result.ts";
 import { SyntheticSource } from "./pose/synthetic_source.ts";
 import { FfmpegSource } from "./pose/ffmpeg_source.ts";
 import { StreamLifecycle } from "./pose/stream_lifecycle.ts";
+import { SwappableRunner } from "./pose/swappable_runner.ts";
+import { GpuSupervisor } from "./gpu/gpu_supervisor.ts";
 import { StatusDisplay } from "./status_display.ts";
 
 /** Exit codes of the exporter. */
@@ -109,6 +111,7 @@ async function createSources(
       width: model.width,
       height: model.height,
       fps: spec.fps,
+      burst: spec.burst,
       lifecycle: lifecycles[stream]!,
     });
   });
@@ -196,14 +199,29 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
 
   const sinks: ResultSink[] = [new MetricsSink(metrics)];
   let runner: InferenceRunner | null = null;
+  const gpu = new GpuSupervisor(config, { registry: metrics.registry, log });
   try {
+    await gpu.start();
     const model = await loadModel(config, log);
-    runner = await createOrtRunner(model, {
+    const runnerOptions = {
       provider: config.provider,
       deviceId: config.deviceId,
       maxBatch: config.batchSize,
       log,
-    });
+    };
+    const swappable = new SwappableRunner(
+      await createOrtRunner(model, { ...runnerOptions, onWarm: (shape) => gpu.onWarm(shape) }),
+    );
+    runner = swappable;
+    gpu.attach(
+      swappable,
+      (shape) =>
+        createOrtRunner(model, {
+          ...runnerOptions,
+          provider: swappable.provider,
+          warmShapes: [shape],
+        }),
+    );
     const maxBatch = Math.min(config.batchSize, runner.shapes.at(-1)!);
     if (model.fixedBatch !== null && model.fixedBatch < config.batchSize) {
       log.warn(
@@ -250,6 +268,7 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
       sinks,
       metrics,
       log,
+      onBatchShape: (shape) => gpu.recordShape(shape),
     });
     const sources = await createSources(config, model, lifecycles);
     const loop = processor.run();
@@ -279,6 +298,7 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
     }
     await Promise.all(stops);
     await loop;
+    await gpu.stop();
     display.stop();
     for (const sink of sinks) await sink.close();
     log.info("stopped", { frames: processor.processed });
@@ -289,6 +309,7 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
     return EXIT.failure;
   } finally {
     stop.dispose();
+    await gpu.stop();
     await server.shutdown();
     await runner?.release().catch(() => {});
   }

@@ -43,6 +43,21 @@ export interface Config {
   listen: ListenAddress;
   nvidiaSmiPath: string;
   gpuPollMs: number;
+  /** One nvidia-smi process per poll ("spawn") or a persistent -lms process ("loop"). */
+  gpuPollMethod: "loop" | "spawn";
+  /** An nvidia-smi call that has not answered after this long is killed. */
+  gpuTimeoutMs: number;
+  /** The fragmentation solver acts ("on") or only observes ("off"). */
+  solver: "on" | "off";
+  fragTrigger: number;
+  fragTarget: number;
+  fragHysteresis: number;
+  fragCooldown: number;
+  fragMaxActionsPerHour: number;
+  /** Window of the working batch shape, seconds. */
+  fragWindowSeconds: number;
+  /** Free memory needed beyond a session's own to rebuild, MiB. */
+  fragMarginMiB: number;
   /** JSONL results path, "-" for stdout, or null for none. */
   resultsPath: string | null;
   /** Stop after this many seconds, or run until a signal when null. */
@@ -182,6 +197,76 @@ export const FLAGS: readonly FlagSpec[] = [
     arg: "MS",
     default: "1000",
     help: "GPU memory poll interval",
+  },
+  {
+    name: "gpu-poll-method",
+    type: "string",
+    arg: "loop|spawn",
+    default: "loop",
+    help: "one persistent nvidia-smi -lms process, or one process per poll",
+  },
+  {
+    name: "gpu-timeout-ms",
+    type: "string",
+    arg: "MS",
+    default: "5000",
+    help: "kill an nvidia-smi call that has not answered after this long",
+  },
+  {
+    name: "solver",
+    type: "string",
+    arg: "on|off",
+    default: "on",
+    help: "fragmentation solver: act (rebuild the session) or only observe",
+  },
+  {
+    name: "frag-trigger",
+    type: "string",
+    arg: "RATIO",
+    default: "0.20",
+    help: "fragmentation that counts towards an action",
+  },
+  {
+    name: "frag-target",
+    type: "string",
+    arg: "RATIO",
+    default: "0.15",
+    help: "an action leaving fragmentation above this is ineffective (cooldown doubles)",
+  },
+  {
+    name: "frag-hysteresis",
+    type: "string",
+    arg: "POLLS",
+    default: "3",
+    help: "polls in a row above the trigger before acting",
+  },
+  {
+    name: "frag-cooldown",
+    type: "string",
+    arg: "POLLS",
+    default: "10",
+    help: "polls to wait after an action",
+  },
+  {
+    name: "frag-max-actions-per-hour",
+    type: "string",
+    arg: "N",
+    default: "6",
+    help: "most solver actions per hour",
+  },
+  {
+    name: "frag-window-s",
+    type: "string",
+    arg: "SECONDS",
+    default: "60",
+    help: "the working batch shape is the largest run in this window",
+  },
+  {
+    name: "frag-margin-mib",
+    type: "string",
+    arg: "MIB",
+    default: "512",
+    help: "free device memory needed beyond a new session's own before rebuilding",
   },
   {
     name: "results",
@@ -495,6 +580,20 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     listen,
     nvidiaSmiPath: r.text("nvidia-smi").value ?? "nvidia-smi",
     gpuPollMs: r.number("gpu-poll-ms", { min: 50, max: 3600000, integer: true }),
+    gpuPollMethod: r.choice("gpu-poll-method", ["loop", "spawn"] as const),
+    gpuTimeoutMs: r.number("gpu-timeout-ms", { min: 100, max: 600000, integer: true }),
+    solver: r.choice("solver", ["on", "off"] as const),
+    fragTrigger: r.number("frag-trigger", { min: 0, max: 1 }),
+    fragTarget: r.number("frag-target", { min: 0, max: 1 }),
+    fragHysteresis: r.number("frag-hysteresis", { min: 1, max: 1000, integer: true }),
+    fragCooldown: r.number("frag-cooldown", { min: 0, max: 100000, integer: true }),
+    fragMaxActionsPerHour: r.number("frag-max-actions-per-hour", {
+      min: 0,
+      max: 3600,
+      integer: true,
+    }),
+    fragWindowSeconds: r.number("frag-window-s", { min: 1, max: 86400 }),
+    fragMarginMiB: r.number("frag-margin-mib", { min: 0, max: 1048576 }),
     resultsPath: r.text("results").value ?? null,
     durationSeconds: r.optionalNumber("duration", { min: 0 }),
     scoreThreshold: r.number("score-threshold", { min: 0, max: 1 }),

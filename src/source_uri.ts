@@ -19,6 +19,8 @@ export interface SyntheticSourceSpec {
   height: number;
   /** Frames per second; 0 means as fast as the pipeline takes them. */
   fps: number;
+  /** A burst at the start: `seconds` at `fps`, then the normal rate; null for none. */
+  burst: { seconds: number; fps: number } | null;
 }
 
 /** What kind of input ffmpeg reads. */
@@ -67,17 +69,31 @@ export function splitSourceArg(value: string): { id: string | null; uri: string 
 /**
  * Parses a source URI for stream `id`.
  *
- * Accepts `synthetic[:WxH][@FPS]`, `testsrc[:WxH][@FPS]` (ffmpeg's test pattern), a file path
+ * Accepts `synthetic[:WxH][@FPS][?burst=Ns@FPS]` (a burst at the start, then the rate), `testsrc[:WxH][@FPS]` (ffmpeg's test pattern), a file path
  * or `file://` URL, `rtsp://`, `rtsps://` (over TCP), `http(s)://` (progressive or HLS) and
  * `v4l2:/dev/videoN`.
  *
  * @throws {Error} naming the URI when it is not supported
  */
 export function parseSourceUri(id: string, uri: string): SourceSpec {
-  const synthetic = parseGenerator("synthetic", uri);
+  const [base = "", query] = uri.split("?", 2);
+  const synthetic = parseGenerator("synthetic", base);
   if (synthetic) {
     if (synthetic.fps > 10000) throw new Error(`frame rate ${synthetic.fps} is above 10000`);
-    return { kind: "synthetic", id, uri, ...synthetic };
+    let burst: SyntheticSourceSpec["burst"] = null;
+    if (query !== undefined) {
+      const match = /^burst=(\d+(?:\.\d+)?)s@(\d+(?:\.\d+)?)$/.exec(query);
+      if (!match) {
+        throw new Error(
+          `unknown parameter ${JSON.stringify(query)}: synthetic takes ?burst=SECONDSs@FPS`,
+        );
+      }
+      burst = { seconds: Number(match[1]), fps: Number(match[2]) };
+      if (!(burst.fps > 0 && burst.fps <= 10000)) {
+        throw new Error(`burst rate ${burst.fps} is outside (0, 10000]`);
+      }
+    }
+    return { kind: "synthetic", id, uri, ...synthetic, burst };
   }
   const testsrc = parseGenerator("testsrc", uri);
   if (testsrc) {

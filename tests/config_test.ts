@@ -180,3 +180,44 @@ Deno.test("usage() lists every flag", () => {
   }
   assertThrows(() => parseConfig(["--streams", "nope"]), ConfigError);
 });
+
+Deno.test("parseSourceUri() reads a synthetic burst and refuses a bad one", () => {
+  const c = parseConfig(["--source", "b=synthetic:640x640@30?burst=10s@1000"]);
+  const spec = c.sources[0]!;
+  assert(spec.kind === "synthetic");
+  assertEquals([spec.width, spec.fps, spec.burst], [640, 30, { seconds: 10, fps: 1000 }]);
+  const problems = problemsOf(["--source", "synthetic?burst=fast"]);
+  assert(problems[0]!.includes("synthetic takes ?burst=SECONDSs@FPS"), problems[0]);
+});
+
+Deno.test("parseConfig() reads the GPU and solver flags", () => {
+  const c = parseConfig([
+    "--streams",
+    "1",
+    "--solver",
+    "off",
+    "--frag-trigger",
+    "0.3",
+    "--frag-hysteresis",
+    "5",
+    "--gpu-poll-method",
+    "spawn",
+  ]);
+  assertEquals([
+    c.solver,
+    c.fragTrigger,
+    c.fragTarget,
+    c.fragHysteresis,
+    c.fragCooldown,
+    c.gpuPollMethod,
+  ], [
+    "off",
+    0.3,
+    0.15,
+    5,
+    10,
+    "spawn",
+  ]);
+  const problems = problemsOf(["--streams", "1", "--frag-trigger", "1.5", "--solver", "maybe"]);
+  assertEquals(problems.length, 2, problems.join("\n"));
+});

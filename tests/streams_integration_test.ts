@@ -22,7 +22,7 @@ function value(text: string, name: string, labels: Record<string, string>): numb
 Deno.test("streams - broken sources are visible, good ones keep going, HTTP recovers, no ffmpeg is left", async () => {
   const dir = await Deno.makeTempDir({ prefix: "pose_streams_test_" });
   await makeVideo(`${dir}/good.mp4`, { width: 320, height: 240, fps: 10, frames: 20 });
-  await makeVideo(`${dir}/web.mp4`, { width: 320, height: 240, fps: 10, frames: 100 });
+  await makeVideo(`${dir}/web.mp4`, { width: 320, height: 240, fps: 10, frames: 50 });
   await cutInHalf(`${dir}/good.mp4`, `${dir}/cut.mp4`);
   const httpPort = freePort();
   let server = startHttpServer(dir, httpPort);

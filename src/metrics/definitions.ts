@@ -143,6 +143,88 @@ export const POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS = {
   labels: ["stream_id"],
 } as const satisfies MetricDefinition;
 
+/** Total device memory of a GPU, bytes. */
+export const POSE_GPU_MEMORY_TOTAL_BYTES = {
+  name: "pose_gpu_memory_total_bytes",
+  type: "gauge",
+  help: "Total device memory of the GPU in bytes, as nvidia-smi reports memory.total",
+  labels: ["device_id"],
+} as const satisfies MetricDefinition;
+
+/** Device memory the exporter's own process holds, bytes. */
+export const POSE_GPU_MEMORY_EXPORTER_BYTES = {
+  name: "pose_gpu_memory_exporter_bytes",
+  type: "gauge",
+  help:
+    "Device memory held by the exporter's own process in bytes (by pid, else device used minus baseline)",
+  labels: ["device_id"],
+} as const satisfies MetricDefinition;
+
+/** needed[b]: what a fresh session warmed at batch shape b held, bytes. */
+export const POSE_GPU_SESSION_NEEDED_BYTES = {
+  name: "pose_gpu_session_needed_bytes",
+  type: "gauge",
+  help:
+    "Device memory a fresh session warmed at this batch shape held, in bytes (the calibration table)",
+  labels: ["device_id", "batch_shape"],
+} as const satisfies MetricDefinition;
+
+/** The largest batch shape run in the working window. */
+export const POSE_GPU_WORKING_BATCH_SHAPE = {
+  name: "pose_gpu_working_batch_shape",
+  type: "gauge",
+  help: "Largest batch shape run in the fragmentation window",
+  labels: ["device_id"],
+} as const satisfies MetricDefinition;
+
+/** Constant 1 naming each GPU. */
+export const GPU_INFO = {
+  name: "gpu_info",
+  type: "gauge",
+  help: "Constant 1 with each GPU's uuid and name",
+  labels: ["device_id", "uuid", "name"],
+} as const satisfies MetricDefinition;
+
+/** Whether the last nvidia-smi poll succeeded. */
+export const POSE_GPU_POLL_SUCCESS = {
+  name: "pose_gpu_poll_success",
+  type: "gauge",
+  help: "Whether the last nvidia-smi poll succeeded (1) or not (0)",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Duration of the last nvidia-smi poll. */
+export const POSE_GPU_POLL_DURATION_SECONDS = {
+  name: "pose_gpu_poll_duration_seconds",
+  type: "gauge",
+  help: "Duration of the last nvidia-smi poll in seconds",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Failed nvidia-smi polls by reason. */
+export const POSE_GPU_POLL_ERRORS_TOTAL = {
+  name: "pose_gpu_poll_errors_total",
+  type: "counter",
+  help: "Failed nvidia-smi polls, by reason",
+  labels: ["reason"],
+} as const satisfies MetricDefinition;
+
+/** nvidia-smi output lines that could not be parsed. */
+export const POSE_GPU_GARBAGE_LINES_TOTAL = {
+  name: "pose_gpu_garbage_lines_total",
+  type: "counter",
+  help: "Lines of nvidia-smi output that could not be parsed and were skipped",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Fragmentation solver actions by kind and outcome. */
+export const POSE_SOLVER_ACTIONS_TOTAL = {
+  name: "pose_solver_actions_total",
+  type: "counter",
+  help: "Fragmentation solver actions, by kind and outcome",
+  labels: ["kind", "outcome"],
+} as const satisfies MetricDefinition;
+
 /** Constant 1 carrying the exporter's version, execution provider and model. */
 export const POSE_EXPORTER_INFO = {
   name: "pose_exporter_info",
@@ -169,6 +251,16 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_STREAM_RESTARTS_TOTAL,
   POSE_STREAM_FAILURES_TOTAL,
   POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS,
+  POSE_GPU_MEMORY_TOTAL_BYTES,
+  POSE_GPU_MEMORY_EXPORTER_BYTES,
+  POSE_GPU_SESSION_NEEDED_BYTES,
+  POSE_GPU_WORKING_BATCH_SHAPE,
+  GPU_INFO,
+  POSE_GPU_POLL_SUCCESS,
+  POSE_GPU_POLL_DURATION_SECONDS,
+  POSE_GPU_POLL_ERRORS_TOTAL,
+  POSE_GPU_GARBAGE_LINES_TOTAL,
+  POSE_SOLVER_ACTIONS_TOTAL,
   POSE_EXPORTER_INFO,
 ];
 
@@ -192,6 +284,18 @@ export const STREAM_DOWN_REASONS = [
 
 /** A reason a stream goes down. */
 export type StreamDownReason = typeof STREAM_DOWN_REASONS[number];
+
+/** Reasons an nvidia-smi poll fails, each initialised to zero. */
+export const GPU_POLL_ERROR_REASONS = ["timeout", "exit", "unparsable"] as const;
+
+/** Outcomes of solver actions, each initialised to zero. */
+export const SOLVER_OUTCOMES = [
+  "done",
+  "failed",
+  "ineffective",
+  "skipped_no_room",
+  "skipped_rate_limited",
+] as const;
 
 /** Buckets of pose_latency_seconds. */
 export const LATENCY_BUCKETS_SECONDS = [

@@ -86,7 +86,9 @@ export function decodeArgs(spec: FfmpegSourceSpec, options: DecodeArgsOptions): 
   const lb = options.letterbox;
   const scaledWidth = Math.round(lb.sourceWidth * lb.scale);
   const scaledHeight = Math.round(lb.sourceHeight * lb.scale);
-  const paced = options.realtime && (spec.input === "file" || spec.input === "testsrc");
+  // HTTP too: a recording served over HTTP would otherwise be read at download speed;
+  // a live HTTP/HLS stream arrives at its own rate anyway.
+  const paced = options.realtime && spec.input !== "rtsp" && spec.input !== "v4l2";
   return [
     "-hide_banner",
     "-nostdin",

@@ -62,6 +62,10 @@ export interface OrtRunnerOptions {
   log?: Logger;
   /** Threads for the CPU provider's operators; 0 lets ONNX Runtime choose. @default {0} */
   intraOpThreads?: number;
+  /** Batch shapes to warm up, ascending. @default {every shape} */
+  warmShapes?: readonly number[];
+  /** Called after each shape is warmed (for the GPU memory calibration). */
+  onWarm?: (shape: number) => Promise<void>;
 }
 
 /** Runs a prepared model with onnxruntime-node. Build it with {@linkcode createOrtRunner}. */
@@ -202,7 +206,7 @@ export async function createOrtRunner(
     }
     const runner = new OrtRunner(session, model, provider, shapes);
     const blank = new Uint8Array(model.height * model.width * 3);
-    for (const shape of shapes) {
+    for (const shape of options.warmShapes ?? shapes) {
       const frames = Array.from({ length: shape }, (_, seq) => ({
         stream: 0,
         seq,
@@ -217,6 +221,7 @@ export async function createOrtRunner(
         },
       }));
       await runner.run(frames);
+      await options.onWarm?.(shape);
     }
     return runner;
   }

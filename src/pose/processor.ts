@@ -17,6 +17,8 @@ export interface PoseProcessorParts {
   sinks: readonly ResultSink[];
   metrics: PoseMetrics;
   log: Logger;
+  /** Called after each model run with the batch shape it ran at. */
+  onBatchShape?: (shape: number) => void;
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -56,6 +58,7 @@ export class PoseProcessor {
         continue;
       }
       metrics.recordBatch(batch.length, output.seconds);
+      this.#parts.onBatchShape?.(output.shape);
       for (let i = 0; i < batch.length; i++) {
         const frame = batch[i]!;
         const persons = decoder.decode(output.data, i, output.anchors, frame.letterbox);

@@ -26,6 +26,8 @@ export interface SyntheticSourceOptions {
   height: number;
   /** Frames per second; 0 pushes a frame whenever the stream's queue has room. */
   fps: number;
+  /** A burst at the start: `seconds` at `fps`, then `fps` above. @default {null} */
+  burst?: { seconds: number; fps: number } | null;
   /** Reports the stream up once started. */
   lifecycle?: StreamLifecycle;
 }
@@ -108,6 +110,7 @@ export class SyntheticSource implements FrameSource {
   #stopped = true;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #nextDue = 0;
+  #startedAt = 0;
 
   constructor(options: SyntheticSourceOptions) {
     this.id = options.id;
@@ -120,10 +123,11 @@ export class SyntheticSource implements FrameSource {
 
   start(sink: FrameSink): void {
     this.#stopped = false;
+    this.#startedAt = performance.now();
     this.#options.lifecycle?.up({
       size: `${this.#options.sourceWidth}x${this.#options.sourceHeight}`,
     });
-    if (this.#options.fps > 0) {
+    if (this.#options.fps > 0 || this.#options.burst) {
       this.#nextDue = performance.now();
       this.#tick(sink);
     } else {
@@ -156,8 +160,16 @@ export class SyntheticSource implements FrameSource {
 
   #tick(sink: FrameSink): void {
     if (this.#stopped) return;
-    const period = 1000 / this.#options.fps;
     const now = performance.now();
+    const burst = this.#options.burst;
+    const fps = burst && now - this.#startedAt < burst.seconds * 1000
+      ? burst.fps
+      : this.#options.fps;
+    if (fps <= 0) {
+      void this.#pull(sink);
+      return;
+    }
+    const period = 1000 / fps;
     // Like a camera, a source that was held up (a blocked event loop) skips ahead, not bursts.
     if (now - this.#nextDue > 5 * period) this.#nextDue = now;
     while (this.#nextDue <= now) {

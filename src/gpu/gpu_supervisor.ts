@@ -1,0 +1,111 @@
+// Ties the GPU parts together: nvidia-smi reader, monitor, calibration and the fragmentation solver.
+
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { GpuMetrics } from "../metrics/gpu_metrics.ts";
+import type { InferenceRunner } from "../pose/inference.ts";
+import type { SwappableRunner } from "../pose/swappable_runner.ts";
+import { FragmentationSolver } from "./fragmentation_solver.ts";
+import { GpuMonitor } from "./gpu_monitor.ts";
+import { type GpuReader, NvidiaSmiReader } from "./nvidia_smi.ts";
+import type client from "prom-client";
+
+/** Options of {@linkcode GpuSupervisor}. */
+export interface GpuSupervisorOptions {
+  registry: client.Registry;
+  log: Logger;
+  /** A reader to use instead of nvidia-smi (tests). */
+  reader?: GpuReader;
+}
+
+/**
+ * Starts GPU monitoring before the session exists (for the baseline), calibrates needed[b]
+ * as each batch shape is warmed, and once the session runs lets the solver rebuild it.
+ */
+export class GpuSupervisor {
+  readonly monitor: GpuMonitor;
+  readonly metrics: GpuMetrics;
+  #config: Config;
+  #log: Logger;
+  #solver: FragmentationSolver | null = null;
+
+  constructor(config: Config, options: GpuSupervisorOptions) {
+    this.#config = config;
+    this.#log = options.log;
+    this.metrics = new GpuMetrics(options.registry);
+    const reader = options.reader ?? new NvidiaSmiReader({
+      path: config.nvidiaSmiPath,
+      method: config.gpuPollMethod,
+      intervalMs: config.gpuPollMs,
+      timeoutMs: config.gpuTimeoutMs,
+    });
+    this.monitor = new GpuMonitor(reader, {
+      deviceId: String(config.deviceId),
+      pollMs: config.gpuPollMs,
+      windowMs: config.fragWindowSeconds * 1000,
+      metrics: this.metrics,
+      log: options.log,
+    });
+  }
+
+  /** Takes the baseline reading and starts polling. */
+  start(): Promise<void> {
+    return this.monitor.start();
+  }
+
+  /** Records needed[shape] right after a fresh session warmed up at `shape`. */
+  async onWarm(shape: number): Promise<void> {
+    if (this.monitor.off || !this.monitor.available) return;
+    const mib = await this.monitor.calibrate(shape);
+    if (mib !== null) {
+      this.#log.info("GPU memory calibrated", { batch_shape: shape, needed_mib: mib });
+    }
+  }
+
+  /** Records a batch run at `shape` (for the working shape). */
+  recordShape(shape: number): void {
+    this.monitor.workingShape.record(shape, performance.now());
+  }
+
+  /**
+   * Lets the solver act on `runner`: a rebuild builds a new session with `build(shape)`,
+   * swaps it in at a batch boundary, releases the old one and refreshes needed[shape].
+   */
+  attach(runner: SwappableRunner, build: (shape: number) => Promise<InferenceRunner>): void {
+    const c = this.#config;
+    const solver = new FragmentationSolver({
+      enabled: c.solver === "on",
+      trigger: c.fragTrigger,
+      target: c.fragTarget,
+      hysteresis: c.fragHysteresis,
+      cooldown: c.fragCooldown,
+      maxActionsPerHour: c.fragMaxActionsPerHour,
+      marginMiB: c.fragMarginMiB,
+    }, {
+      log: this.#log,
+      count: (kind, outcome) => this.metrics.solverActions.inc({ kind, outcome }),
+      rebuild: async (shape) => {
+        this.monitor.suspend();
+        try {
+          const next = await build(shape);
+          await runner.swap(next);
+          return { afterMiB: await this.monitor.calibrate(shape) };
+        } finally {
+          this.monitor.resume();
+        }
+      },
+    });
+    this.#solver = solver;
+    this.monitor.onReading = (reading) => {
+      if (solver.busy) return;
+      void solver.onReading(reading);
+    };
+  }
+
+  /** Stops polling; waits for a rebuild in progress to end. */
+  async stop(): Promise<void> {
+    this.monitor.onReading = null;
+    while (this.#solver?.busy) await new Promise((r) => setTimeout(r, 20));
+    await this.monitor.stop();
+  }
+}

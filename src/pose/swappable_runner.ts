@@ -1,0 +1,55 @@
+// An inference runner whose session can be replaced at a batch boundary without losing or repeating a frame.
+
+import type { Frame } from "./frame.ts";
+import type { InferenceOutput, InferenceRunner } from "./inference.ts";
+
+/**
+ * Forwards each batch to the current runner. {@linkcode swap} installs a new runner: the
+ * batch in flight finishes on the old one, the next batch starts on the new one, and the
+ * old one is released once its last batch is done. Every batch runs exactly once.
+ */
+export class SwappableRunner implements InferenceRunner {
+  #current: InferenceRunner;
+  #inFlight: Promise<unknown> = Promise.resolve();
+  /** Swaps done so far. */
+  swaps = 0;
+
+  constructor(initial: InferenceRunner) {
+    this.#current = initial;
+  }
+
+  get provider(): "cuda" | "cpu" {
+    return this.#current.provider;
+  }
+
+  get shapes(): readonly number[] {
+    return this.#current.shapes;
+  }
+
+  /** The runner batches go to now. */
+  get current(): InferenceRunner {
+    return this.#current;
+  }
+
+  run(frames: readonly Frame[]): Promise<InferenceOutput> {
+    const result = this.#current.run(frames);
+    this.#inFlight = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * Makes `next` the runner for every following batch; resolves once the old runner's
+   * batch in flight has finished and the old runner is released.
+   */
+  async swap(next: InferenceRunner): Promise<void> {
+    const old = this.#current;
+    this.#current = next;
+    this.swaps++;
+    await this.#inFlight;
+    await old.release();
+  }
+
+  release(): Promise<void> {
+    return this.#current.release();
+  }
+}
