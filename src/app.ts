@@ -9,7 +9,8 @@ import { Batcher } from "./pose/batcher.ts";
 import { PoseDecoder } from "./pose/decoder.ts";
 import { buildDemoModel } from "./pose/demo_model.ts";
 import type { FrameSource } from "./pose/frame.ts";
-import { createOrtRunner, type InferenceRunner } from "./pose/inference.ts";
+import type { InferenceRunner } from "./pose/inference.ts";
+import { createWorkerRunner } from "./pose/worker_runner.ts";
 import { JsonlSink } from "./pose/jsonl_sink.ts";
 import { MetricsSink } from "./pose/metrics_sink.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "./pose/model_prep.ts";
@@ -210,13 +211,13 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
       log,
     };
     const swappable = new SwappableRunner(
-      await createOrtRunner(model, { ...runnerOptions, onWarm: (shape) => gpu.onWarm(shape) }),
+      await createWorkerRunner(model, { ...runnerOptions, onWarm: (shape) => gpu.onWarm(shape) }),
     );
     runner = swappable;
     gpu.attach(
       swappable,
       (shape) =>
-        createOrtRunner(model, {
+        createWorkerRunner(model, {
           ...runnerOptions,
           provider: swappable.provider,
           warmShapes: [shape],

@@ -61,7 +61,7 @@ export class Batcher implements FrameSink {
   #nextStream = 0;
   #closed = false;
   #now: () => number;
-  #wake: (() => void) | null = null;
+  #wakers = new Set<() => void>();
   #roomWaiters: ((() => void)[])[];
 
   constructor(streams: number, options: BatcherOptions) {
@@ -162,7 +162,7 @@ export class Batcher implements FrameSink {
     if (waiter) waiter();
   }
 
-  /** Resolves with the next batch, or null once closed and empty. */
+  /** Resolves with the next batch, or null once closed and empty. Several callers may wait at once. */
   async nextBatch(): Promise<Frame[] | null> {
     while (true) {
       const batch = this.takeReady();
@@ -173,11 +173,12 @@ export class Batcher implements FrameSink {
         : this.oldestCapturedAt() + this.options.timeoutMs - this.#now();
       await new Promise<void>((resolve) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
-        this.#wake = () => {
+        const wake = () => {
           if (timer !== undefined) clearTimeout(timer);
-          this.#wake = null;
+          this.#wakers.delete(wake);
           resolve();
         };
+        this.#wakers.add(wake);
         if (Number.isFinite(wait)) {
           timer = setTimeout(() => this.#wakeUp(), Math.max(0, Math.ceil(wait)));
         }
@@ -186,7 +187,7 @@ export class Batcher implements FrameSink {
   }
 
   #wakeUp(): void {
-    this.#wake?.();
+    for (const wake of [...this.#wakers]) wake();
   }
 
   /** Stops accepting frames and releases every waiter; frames already queued can still be taken. */

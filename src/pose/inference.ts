@@ -42,6 +42,19 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
+/** Copies each frame's pixels into `buffer` one after the other; checks their size. */
+export function copyFrames(frames: readonly Frame[], buffer: Uint8Array, frameBytes: number): void {
+  for (let i = 0; i < frames.length; i++) {
+    const pixels = frames[i]!.pixels;
+    if (pixels.length !== frameBytes) {
+      throw new RangeError(
+        `Cannot run a frame of ${pixels.length} bytes: the model takes ${frameBytes}`,
+      );
+    }
+    buffer.set(pixels, i * frameBytes);
+  }
+}
+
 /** The batch shapes used for a largest batch: powers of two below it, and it. */
 export function batchShapes(maxBatch: number, fixedBatch: number | null): number[] {
   if (fixedBatch !== null) return [fixedBatch];
@@ -103,22 +116,31 @@ export class OrtRunner implements InferenceRunner {
     );
   }
 
-  async run(frames: readonly Frame[]): Promise<InferenceOutput> {
+  run(frames: readonly Frame[]): Promise<InferenceOutput> {
     const shape = this.shapeFor(frames.length);
     const input = this.#inputs.get(shape)!;
-    const bytes = this.#frameBytes;
-    for (let i = 0; i < frames.length; i++) {
-      const pixels = frames[i]!.pixels;
-      if (pixels.length !== bytes) {
-        throw new RangeError(
-          `Cannot run a frame of ${pixels.length} bytes: the model takes ${bytes}`,
-        );
-      }
-      input.buffer.set(pixels, i * bytes);
+    copyFrames(frames, input.buffer, this.#frameBytes);
+    return this.#runTensor(input.tensor, shape);
+  }
+
+  /** Runs a batch already laid out in `buffer` (shape x H x W x 3 bytes), e.g. sent from another thread. */
+  runBuffer(buffer: Uint8Array, shape: number): Promise<InferenceOutput> {
+    if (buffer.length !== shape * this.#frameBytes) {
+      throw new RangeError(`Cannot run ${buffer.length} bytes as a batch of ${shape} frames`);
     }
+    const m = this.#model;
+    return this.#runTensor(new ort.Tensor("uint8", buffer, [shape, m.height, m.width, 3]), shape);
+  }
+
+  /** Runs one blank batch at `shape` (the first run at a shape allocates its memory). */
+  async warm(shape: number): Promise<void> {
+    await this.#runTensor(this.#inputs.get(shape)!.tensor, shape);
+  }
+
+  async #runTensor(tensor: ort.Tensor, shape: number): Promise<InferenceOutput> {
     // Padding slots keep whatever they held: their outputs are never read.
     const started = performance.now();
-    const results = await this.#session.run({ [this.#model.inputName]: input.tensor });
+    const results = await this.#session.run({ [this.#model.inputName]: tensor });
     const seconds = (performance.now() - started) / 1000;
     const output = results[this.#model.outputName];
     if (!output) throw new Error(`Model run returned no output named ${this.#model.outputName}`);
@@ -127,9 +149,7 @@ export class OrtRunner implements InferenceRunner {
       throw new UnknownModelLayoutError(
         "the model",
         `output ${this.#model.outputName} came out as [${dims.join(",")}]`,
-        [
-          `output ${this.#model.outputName} [${dims.join(",")}] for batch ${shape}`,
-        ],
+        [`output ${this.#model.outputName} [${dims.join(",")}] for batch ${shape}`],
       );
     }
     return { data: output.data as Float32Array, anchors: dims[2]!, shape, seconds };
@@ -140,7 +160,8 @@ export class OrtRunner implements InferenceRunner {
   }
 }
 
-function sessionOptions(
+/** The session options every runner uses, for a provider (also used by the benchmark's raw loop). */
+export function sessionOptions(
   provider: "cuda" | "cpu",
   options: OrtRunnerOptions,
 ): ort.InferenceSession.SessionOptions {
@@ -205,22 +226,8 @@ export async function createOrtRunner(
       throw err;
     }
     const runner = new OrtRunner(session, model, provider, shapes);
-    const blank = new Uint8Array(model.height * model.width * 3);
     for (const shape of options.warmShapes ?? shapes) {
-      const frames = Array.from({ length: shape }, (_, seq) => ({
-        stream: 0,
-        seq,
-        capturedAt: 0,
-        pixels: blank,
-        letterbox: {
-          scale: 1,
-          padX: 0,
-          padY: 0,
-          sourceWidth: model.width,
-          sourceHeight: model.height,
-        },
-      }));
-      await runner.run(frames);
+      await runner.warm(shape);
       await options.onWarm?.(shape);
     }
     return runner;

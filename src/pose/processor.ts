@@ -19,6 +19,11 @@ export interface PoseProcessorParts {
   log: Logger;
   /** Called after each model run with the batch shape it ran at. */
   onBatchShape?: (shape: number) => void;
+  /**
+   * Batches in flight at once: with 2, the next batch is gathered and handed over while the
+   * model runs the current one (a worker runner queues it). @default {2}
+   */
+  depth?: number;
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -42,6 +47,11 @@ export class PoseProcessor {
 
   /** Runs the loop; resolves once the batcher is closed and drained. */
   async run(): Promise<void> {
+    const lanes = Math.max(1, this.#parts.depth ?? 2);
+    await Promise.all(Array.from({ length: lanes }, () => this.#lane()));
+  }
+
+  async #lane(): Promise<void> {
     const { batcher, runner, decoder, sinks, metrics, streamIds } = this.#parts;
     while (true) {
       const batch = await batcher.nextBatch();

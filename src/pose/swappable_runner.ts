@@ -10,7 +10,7 @@ import type { InferenceOutput, InferenceRunner } from "./inference.ts";
  */
 export class SwappableRunner implements InferenceRunner {
   #current: InferenceRunner;
-  #inFlight: Promise<unknown> = Promise.resolve();
+  #inFlight = new Map<InferenceRunner, Set<Promise<unknown>>>();
   /** Swaps done so far. */
   swaps = 0;
 
@@ -32,8 +32,12 @@ export class SwappableRunner implements InferenceRunner {
   }
 
   run(frames: readonly Frame[]): Promise<InferenceOutput> {
-    const result = this.#current.run(frames);
-    this.#inFlight = result.catch(() => undefined);
+    const runner = this.#current;
+    const result = runner.run(frames);
+    let set = this.#inFlight.get(runner);
+    if (!set) this.#inFlight.set(runner, set = new Set());
+    const settled = result.catch(() => undefined).finally(() => set.delete(settled));
+    set.add(settled);
     return result;
   }
 
@@ -45,7 +49,8 @@ export class SwappableRunner implements InferenceRunner {
     const old = this.#current;
     this.#current = next;
     this.swaps++;
-    await this.#inFlight;
+    await Promise.all(this.#inFlight.get(old) ?? []);
+    this.#inFlight.delete(old);
     await old.release();
   }
 

@@ -111,6 +111,8 @@ export class SyntheticSource implements FrameSource {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #nextDue = 0;
   #startedAt = 0;
+  /** Bumped by each start and stop, so a loop from an earlier start ends instead of running twice. */
+  #generation = 0;
 
   constructor(options: SyntheticSourceOptions) {
     this.id = options.id;
@@ -123,6 +125,7 @@ export class SyntheticSource implements FrameSource {
 
   start(sink: FrameSink): void {
     this.#stopped = false;
+    this.#generation++;
     this.#startedAt = performance.now();
     this.#options.lifecycle?.up({
       size: `${this.#options.sourceWidth}x${this.#options.sourceHeight}`,
@@ -137,6 +140,7 @@ export class SyntheticSource implements FrameSource {
 
   stop(): Promise<void> {
     this.#stopped = true;
+    this.#generation++;
     this.#options.lifecycle?.stopped();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -183,9 +187,10 @@ export class SyntheticSource implements FrameSource {
   }
 
   async #pull(sink: FrameSink): Promise<void> {
-    while (!this.#stopped) {
+    const generation = this.#generation;
+    while (generation === this.#generation) {
       await sink.waitForRoom(this.#options.stream);
-      if (this.#stopped) break;
+      if (generation !== this.#generation) break;
       this.#emit(sink);
     }
   }

@@ -1,0 +1,696 @@
+// deno task bench: the pipeline against raw ONNX Runtime, and the metrics path against plain prom-client,
+// as ratios measured in one run. Prints a table, and as its last stdout line one JSON object.
+
+import { parseArgs } from "node:util";
+import process from "node:process";
+import * as ort from "onnxruntime-node";
+import client from "prom-client";
+import { buildDemoModel } from "../src/pose/demo_model.ts";
+import { loadModelFile, type PreparedModel, prepareModel } from "../src/pose/model_prep.ts";
+import { type InferenceRunner, sessionOptions } from "../src/pose/inference.ts";
+import { createWorkerRunner } from "../src/pose/worker_runner.ts";
+import { Batcher } from "../src/pose/batcher.ts";
+import { PoseDecoder } from "../src/pose/decoder.ts";
+import { PoseProcessor } from "../src/pose/processor.ts";
+import { MetricsSink } from "../src/pose/metrics_sink.ts";
+import { renderSyntheticCycle, SyntheticSource } from "../src/pose/synthetic_source.ts";
+import { PoseMetrics } from "../src/metrics/pose_metrics.ts";
+import { createMetricsHandler } from "../src/metrics/server.ts";
+import {
+  DROP_REASONS,
+  LATENCY_BUCKETS_SECONDS,
+  STREAM_DOWN_REASONS,
+} from "../src/metrics/definitions.ts";
+import { Logger } from "../src/log.ts";
+import { NvidiaSmiReader } from "../src/gpu/nvidia_smi.ts";
+import type { ProviderChoice } from "../src/config.ts";
+
+const encoder = new TextEncoder();
+const QUIET = new Logger({ writer: { writeLine: () => {} } });
+/** Each measured segment first runs this long unmeasured (JIT, thread pools, allocations). */
+const WARM_UP_MS = 1000;
+
+/** Benchmark settings from the command line. */
+interface BenchOptions {
+  model: string | null;
+  provider: ProviderChoice;
+  batchSize: number;
+  streams: number;
+  frames: number;
+  scrapeStreams: number;
+  scrapeSeconds: number;
+  scrapeIntervalMs: number;
+  updateIterations: number;
+  quick: boolean;
+}
+
+function parseBenchArgs(args: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: args[0] === "--" ? args.slice(1) : args,
+    options: {
+      model: { type: "string" },
+      provider: { type: "string", default: "auto" },
+      "batch-size": { type: "string", default: "8" },
+      streams: { type: "string", default: "4" },
+      frames: { type: "string" },
+      "scrape-streams": { type: "string", default: "64" },
+      "scrape-seconds": { type: "string" },
+      "scrape-interval-ms": { type: "string", default: "200" },
+      quick: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(
+      "Usage: deno task bench [--model PATH] [--provider auto|cuda|cpu] [--batch-size N] [--streams N]\n" +
+        "       [--frames N] [--scrape-streams N] [--scrape-seconds S] [--scrape-interval-ms MS] [--quick]",
+    );
+    Deno.exit(0);
+  }
+  const int = (name: string, text: string | undefined, min: number): number => {
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min) {
+      console.error(
+        `bench: invalid --${name}: ${JSON.stringify(text)} is not an integer >= ${min}`,
+      );
+      Deno.exit(2);
+    }
+    return v;
+  };
+  const quick = values.quick ?? false;
+  const provider = values.provider as ProviderChoice;
+  if (!["auto", "cuda", "cpu"].includes(provider)) {
+    console.error(
+      `bench: invalid --provider: ${JSON.stringify(values.provider)} is not one of auto, cuda, cpu`,
+    );
+    Deno.exit(2);
+  }
+  return {
+    model: values.model ?? null,
+    provider,
+    batchSize: int("batch-size", values["batch-size"], 1),
+    streams: int("streams", values.streams, 1),
+    frames: int("frames", values.frames ?? (quick ? "400" : "3000"), 1),
+    scrapeStreams: int("scrape-streams", values["scrape-streams"], 1),
+    scrapeSeconds: int("scrape-seconds", values["scrape-seconds"] ?? (quick ? "2" : "8"), 1),
+    scrapeIntervalMs: int("scrape-interval-ms", values["scrape-interval-ms"], 1),
+    updateIterations: quick ? 50_000 : 300_000,
+    quick,
+  };
+}
+
+/** A one-line progress indicator on stderr. */
+function progress(text: string): void {
+  if (Deno.stderr.isTerminal()) Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${text}`));
+  else Deno.stderr.writeSync(encoder.encode(`${text}\n`));
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+}
+
+/** Phase 1: the bare InferenceSession.run loop, same model, provider, batch and uint8 input, for `frames` frames. */
+async function measureRaw(
+  model: PreparedModel,
+  provider: "cuda" | "cpu",
+  o: BenchOptions,
+  frames: number,
+): Promise<number> {
+  const session = await ort.InferenceSession.create(
+    model.bytes,
+    sessionOptions(provider, { provider, maxBatch: o.batchSize }),
+  );
+  try {
+    const frameBytes = model.width * model.height * 3;
+    const input = new Uint8Array(o.batchSize * frameBytes);
+    // The same pictures the pipeline's synthetic sources show.
+    const cycle = renderSyntheticCycle({ width: 1280, height: 720 }, model);
+    for (let i = 0; i < o.batchSize; i++) {
+      input.set(cycle.frames[i % cycle.frames.length]!, i * frameBytes);
+    }
+    const tensor = new ort.Tensor("uint8", input, [o.batchSize, model.height, model.width, 3]);
+    const warmUntil = performance.now() + WARM_UP_MS;
+    while (performance.now() < warmUntil) await session.run({ [model.inputName]: tensor });
+    const runs = Math.ceil(frames / o.batchSize);
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) {
+      await session.run({ [model.inputName]: tensor });
+      if (i % 10 === 0) progress(`raw: ${i * o.batchSize}/${runs * o.batchSize} frames`);
+    }
+    return (runs * o.batchSize) / ((performance.now() - started) / 1000);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Input comparison: float32 NCHW converted from HWC bytes in JavaScript, against the fused uint8 input. */
+async function measureJsConversion(
+  original: Uint8Array,
+  model: PreparedModel,
+  provider: "cuda" | "cpu",
+  o: BenchOptions,
+): Promise<number | null> {
+  const inputName = "images";
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(
+      original,
+      sessionOptions(provider, { provider, maxBatch: o.batchSize }),
+    );
+  } catch {
+    return null;
+  }
+  if (!session.inputNames.includes(inputName) && session.inputNames.length !== 1) return null;
+  const name = session.inputNames[0]!;
+  try {
+    const { width, height } = model;
+    const plane = width * height;
+    const pixels = new Uint8Array(plane * 3).fill(40);
+    const floats = new Float32Array(o.batchSize * plane * 3);
+    const tensor = new ort.Tensor("float32", floats, [o.batchSize, 3, height, width]);
+    const runs = Math.max(2, Math.ceil(o.frames / o.batchSize / 2));
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) {
+      for (let f = 0; f < o.batchSize; f++) {
+        const base = f * plane * 3;
+        for (let p = 0, q = 0; p < plane; p++, q += 3) {
+          floats[base + p] = pixels[q]! / 255;
+          floats[base + plane + p] = pixels[q + 1]! / 255;
+          floats[base + 2 * plane + p] = pixels[q + 2]! / 255;
+        }
+      }
+      await session.run({ [name]: tensor });
+      if (i % 10 === 0) {
+        progress(`input: float32 + JS conversion ${i * o.batchSize}/${runs * o.batchSize} frames`);
+      }
+    }
+    return (runs * o.batchSize) / ((performance.now() - started) / 1000);
+  } finally {
+    await session.release();
+  }
+}
+
+interface Pipeline {
+  metrics: PoseMetrics;
+  processor: PoseProcessor;
+  /** Stops the sources and waits until every queued frame is processed. */
+  pause: () => Promise<void>;
+  resume: () => void;
+  stop: () => Promise<void>;
+}
+
+/** Starts the exporter's path: synthetic sources at FPS 0 -> batcher -> inference -> decoder -> metrics. */
+function startPipeline(
+  model: PreparedModel,
+  runner: InferenceRunner,
+  streams: number,
+  o: BenchOptions,
+): Pipeline {
+  const ids = Array.from({ length: streams }, (_, i) => `s${i}`);
+  const metrics = new PoseMetrics(ids, { maxBatchSize: o.batchSize });
+  const batcher = new Batcher(streams, {
+    maxBatch: Math.min(o.batchSize, runner.shapes.at(-1)!),
+    timeoutMs: 20,
+    queueFrames: 4,
+    onDrop: (f) => metrics.recordDrop(f.stream, "queue_full"),
+  });
+  const processor = new PoseProcessor({
+    batcher,
+    runner,
+    decoder: new PoseDecoder(),
+    streamIds: ids,
+    sinks: [new MetricsSink(metrics)],
+    metrics,
+    log: QUIET,
+  });
+  const sources = ids.map((id, stream) =>
+    new SyntheticSource({
+      id,
+      stream,
+      sourceWidth: 1280,
+      sourceHeight: 720,
+      width: model.width,
+      height: model.height,
+      fps: 0,
+    })
+  );
+  const loop = processor.run();
+  sources.forEach((s, i) => {
+    metrics.startStream(i);
+    s.start(batcher);
+  });
+  return {
+    metrics,
+    processor,
+    pause: async () => {
+      await Promise.all(sources.map((s) => s.stop()));
+      while (batcher.size > 0) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 200));
+    },
+    resume: () => sources.forEach((s) => s.start(batcher)),
+    stop: async () => {
+      await Promise.all(sources.map((s) => s.stop()));
+      batcher.close();
+      batcher.drain();
+      await loop;
+    },
+  };
+}
+
+/** Phase 2: the pipeline for the same number of frames as the raw loop. */
+async function measurePipeline(
+  model: PreparedModel,
+  runner: InferenceRunner,
+  o: BenchOptions,
+  frames: number,
+): Promise<number> {
+  const pipeline = startPipeline(model, runner, o.streams, o);
+  await new Promise((r) => setTimeout(r, WARM_UP_MS));
+  const start = pipeline.processor.processed;
+  const started = performance.now();
+  while (pipeline.processor.processed - start < frames) {
+    await new Promise((r) => setTimeout(r, 2));
+    progress(`pipeline: ${pipeline.processor.processed - start}/${frames} frames`);
+  }
+  const fps = (pipeline.processor.processed - start) / ((performance.now() - started) / 1000);
+  await pipeline.stop();
+  return fps;
+}
+
+/** The plain prom-client registry of the baseline: the same series for `ids`, with default metrics. */
+function baselineRegistry(ids: string[], samplesPerStream: number): client.Registry {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const labelNames = ["stream_id"];
+  const summary = new client.Summary({
+    name: "pose_latency_ms",
+    help: "latency",
+    labelNames,
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 60,
+    ageBuckets: 5,
+    registers: [registry],
+  });
+  const histogram = new client.Histogram({
+    name: "pose_latency_seconds",
+    help: "latency",
+    labelNames,
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers: [registry],
+  });
+  const gauges = [
+    "pose_fps",
+    "pose_persons",
+    "pose_queue_depth",
+    "pose_stream_up",
+    "pose_stream_last_frame_timestamp_seconds",
+  ]
+    .map((name) => new client.Gauge({ name, help: name, labelNames, registers: [registry] }));
+  const counters = [
+    "pose_frames_total",
+    "pose_persons_detected_total",
+    "pose_stream_restarts_total",
+  ]
+    .map((name) => new client.Counter({ name, help: name, labelNames, registers: [registry] }));
+  const drops = new client.Counter({
+    name: "pose_frames_dropped_total",
+    help: "drops",
+    labelNames: ["stream_id", "reason"],
+    registers: [registry],
+  });
+  const failures = new client.Counter({
+    name: "pose_stream_failures_total",
+    help: "failures",
+    labelNames: ["stream_id", "reason"],
+    registers: [registry],
+  });
+  for (const id of ids) {
+    for (let i = 0; i < samplesPerStream; i++) {
+      const ms = 20 + ((i * 7919) % 100);
+      summary.labels(id).observe(ms);
+      histogram.labels(id).observe(ms / 1000);
+    }
+    gauges.forEach((g) => g.labels(id).set(1));
+    counters.forEach((c) => c.labels(id).inc(0));
+    DROP_REASONS.forEach((reason) => drops.labels(id, reason).inc(0));
+    STREAM_DOWN_REASONS.forEach((reason) => failures.labels(id, reason).inc(0));
+  }
+  return registry;
+}
+
+/** Scrapes `url` every `intervalMs` for `seconds`; returns the latencies in ms. */
+async function scrapeFor(
+  url: string,
+  seconds: number,
+  intervalMs: number,
+  label: string,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  const end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    const started = performance.now();
+    const res = await fetch(url);
+    await res.text();
+    latencies.push(performance.now() - started);
+    progress(`scrape (${label}): ${latencies.length} scrapes`);
+    const wait = intervalMs - (performance.now() - started);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  return latencies;
+}
+
+/** Frames the pipeline decodes per second over `seconds`, while `during` runs. */
+async function fpsWhile(
+  pipeline: Pipeline,
+  seconds: number,
+  during: () => Promise<unknown>,
+): Promise<number> {
+  const start = pipeline.processor.processed;
+  const started = performance.now();
+  await Promise.all([during(), new Promise((r) => setTimeout(r, seconds * 1000))]);
+  return (pipeline.processor.processed - start) / ((performance.now() - started) / 1000);
+}
+
+/** Phase 3: scrape latency of the exporter and of plain prom-client, and the pipeline's fps with and without scraping. */
+async function measureScrape(model: PreparedModel, runner: InferenceRunner, o: BenchOptions) {
+  const pipeline = startPipeline(model, runner, o.scrapeStreams, o);
+  const ids = pipeline.metrics.streamIds as string[];
+  // Both registries hold a full window: 30 fps x 60 s of latency samples per stream.
+  const samples = 1800;
+  const now = performance.now();
+  for (let s = 0; s < ids.length; s++) {
+    for (let i = 0; i < samples; i++) {
+      pipeline.metrics.latencyMs.observe(s, 20 + ((i * 7919) % 100), now - (samples - i) * 30);
+    }
+  }
+  const baseline = baselineRegistry(ids, samples);
+  const exporterServer = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    createMetricsHandler(pipeline.metrics.registry),
+  );
+  const baselineServer = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async () =>
+      new Response(await baseline.metrics(), { headers: { "content-type": baseline.contentType } }),
+  );
+  const url = (server: Deno.HttpServer) =>
+    `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}/metrics`;
+  try {
+    // Unloaded: the cost of a scrape itself, before the pipeline competes for the cores.
+    await pipeline.pause();
+    const unloaded = await scrapeFor(
+      url(exporterServer),
+      Math.max(1, o.scrapeSeconds / 2),
+      50,
+      "exporter, idle",
+    );
+    const unloadedBaseline = await scrapeFor(
+      url(baselineServer),
+      Math.max(1, o.scrapeSeconds / 2),
+      50,
+      "prom-client, idle",
+    );
+    unloaded.sort((a, b) => a - b);
+    unloadedBaseline.sort((a, b) => a - b);
+    pipeline.resume();
+    await new Promise((r) => setTimeout(r, 500));
+    const quiet = () => new Promise((r) => setTimeout(r, 0));
+    // Alternate quiet and scraped segments so drift on a shared machine hits both alike.
+    const segment = Math.max(1, o.scrapeSeconds / 2);
+    let fpsQuiet = 0;
+    let fpsScraped = 0;
+    const exporterLatencies: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      progress(`scrape: quiet segment ${round + 1}/2`);
+      fpsQuiet += await fpsWhile(pipeline, segment, quiet);
+      fpsScraped += await fpsWhile(pipeline, segment, async () => {
+        exporterLatencies.push(
+          ...await scrapeFor(url(exporterServer), segment, o.scrapeIntervalMs, "exporter"),
+        );
+      });
+    }
+    const baselineLatencies = await scrapeFor(
+      url(baselineServer),
+      o.scrapeSeconds,
+      o.scrapeIntervalMs,
+      "prom-client",
+    );
+    exporterLatencies.sort((a, b) => a - b);
+    baselineLatencies.sort((a, b) => a - b);
+    return {
+      fpsQuiet: fpsQuiet / 2,
+      fpsScraped: fpsScraped / 2,
+      p50: quantile(exporterLatencies, 0.5),
+      p99: quantile(exporterLatencies, 0.99),
+      baselineP50: quantile(baselineLatencies, 0.5),
+      baselineP99: quantile(baselineLatencies, 0.99),
+      scrapes: exporterLatencies.length,
+      idleP99: quantile(unloaded, 0.99),
+      idleBaselineP99: quantile(unloadedBaseline, 0.99),
+      bodyBytes: (await (await fetch(url(exporterServer))).text()).length,
+    };
+  } finally {
+    await exporterServer.shutdown();
+    await baselineServer.shutdown();
+    await pipeline.stop();
+  }
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Phase 4: CPU time of one frame's metric updates, exporter against plain prom-client calls. */
+function measureUpdates(o: BenchOptions): { exporterUs: number; baselineUs: number } {
+  const ids = Array.from({ length: 64 }, (_, i) => `s${i}`);
+  const metrics = new PoseMetrics(ids, { registry: new client.Registry() });
+  const registry = new client.Registry();
+  const labelNames = ["stream_id"];
+  const summary = new client.Summary({
+    name: "b_latency_ms",
+    help: "h",
+    labelNames,
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 60,
+    ageBuckets: 5,
+    registers: [registry],
+  });
+  const histogram = new client.Histogram({
+    name: "b_latency_seconds",
+    help: "h",
+    labelNames,
+    buckets: LATENCY_BUCKETS_SECONDS,
+    registers: [registry],
+  });
+  const frames = new client.Counter({
+    name: "b_frames_total",
+    help: "h",
+    labelNames,
+    registers: [registry],
+  });
+  const fps = new client.Counter({
+    name: "b_fps_events_total",
+    help: "h",
+    labelNames,
+    registers: [registry],
+  });
+  const personsTotal = new client.Counter({
+    name: "b_persons_total",
+    help: "h",
+    labelNames,
+    registers: [registry],
+  });
+  const persons = new client.Gauge({
+    name: "b_persons",
+    help: "h",
+    labelNames,
+    registers: [registry],
+  });
+  const lastFrame = new client.Gauge({
+    name: "b_last_frame",
+    help: "h",
+    labelNames,
+    registers: [registry],
+  });
+  const n = o.updateIterations;
+  const run = (label: string, update: (i: number) => void): number => {
+    for (let i = 0; i < Math.min(n, 20_000); i++) update(i);
+    const start = cpuMicros();
+    for (let i = 0; i < n; i++) update(i);
+    const us = (cpuMicros() - start) / n;
+    progress(`updates (${label}): ${us.toFixed(3)} µs per frame`);
+    return us;
+  };
+  const exporterUs = run("exporter", (i) => {
+    const s = i & 63;
+    const ms = 20 + (i % 100);
+    metrics.recordFrame(s, ms, 2, performance.now());
+    metrics.lastFrameTimestamp.set(s, Date.now() / 1000);
+  });
+  const baselineUs = run("prom-client", (i) => {
+    const id = ids[i & 63]!;
+    const ms = 20 + (i % 100);
+    frames.labels(id).inc();
+    fps.labels(id).inc();
+    summary.labels(id).observe(ms);
+    histogram.labels(id).observe(ms / 1000);
+    personsTotal.labels(id).inc(2);
+    persons.labels(id).set(2);
+    lastFrame.labels(id).set(Date.now() / 1000);
+  });
+  return { exporterUs, baselineUs };
+}
+
+/** Phase 5: cost per poll of the persistent -lms loop against one nvidia-smi process per poll. */
+async function measurePolling(): Promise<
+  { loopMs: number; spawnMs: number } | { skipped: string }
+> {
+  const probe = new NvidiaSmiReader({ method: "spawn" });
+  const first = await probe.poll();
+  await probe.close();
+  if (first.kind !== "ok") {
+    return { skipped: `no GPU readable by nvidia-smi here (${first.kind}: ${first.reason})` };
+  }
+  const cost = async (method: "loop" | "spawn") => {
+    const reader = new NvidiaSmiReader({ method, intervalMs: 200 });
+    await reader.poll();
+    const polls = 20;
+    const started = performance.now();
+    for (let i = 0; i < polls; i++) {
+      await reader.poll();
+      progress(`nvidia-smi polling (${method}): ${i + 1}/${polls}`);
+    }
+    const ms = (performance.now() - started) / polls;
+    await reader.close();
+    return ms;
+  };
+  return { loopMs: await cost("loop"), spawnMs: await cost("spawn") };
+}
+
+const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
+
+async function main(): Promise<void> {
+  const o = parseBenchArgs(Deno.args);
+  const original = o.model === null ? buildDemoModel() : await Deno.readFile(o.model);
+  const model = o.model === null
+    ? prepareModel(original, "built-in demo model")
+    : await loadModelFile(o.model);
+  progress("building the session");
+  const runner = await createWorkerRunner(model, {
+    provider: o.provider,
+    maxBatch: o.batchSize,
+    log: QUIET,
+  });
+  const provider = runner.provider;
+  const batchSize = Math.min(o.batchSize, runner.shapes.at(-1)!);
+  const opts = { ...o, batchSize };
+  // Raw and pipeline alternate (raw, pipeline, raw, pipeline) so drift on a shared machine hits both.
+  let rawFps = 0;
+  let pipelineFps = 0;
+  for (let round = 0; round < 2; round++) {
+    rawFps += await measureRaw(model, provider, opts, Math.ceil(o.frames / 2)) / 2;
+    pipelineFps += await measurePipeline(model, runner, opts, Math.ceil(o.frames / 2)) / 2;
+  }
+  const jsInputFps = model.inputStagePrepended
+    ? await measureJsConversion(original, model, provider, opts)
+    : null;
+  const scrape = await measureScrape(model, runner, opts);
+  await runner.release();
+  const updates = measureUpdates(opts);
+  const polling = await measurePolling();
+  if (Deno.stderr.isTerminal()) progress("");
+
+  const result = {
+    provider,
+    batch_size: batchSize,
+    streams: o.streams,
+    frames: o.frames,
+    raw_fps: round(rawFps, 1),
+    pipeline_fps: round(pipelineFps, 1),
+    pipeline_over_raw: round(pipelineFps / rawFps),
+    js_input_fps: jsInputFps === null ? null : round(jsInputFps, 1),
+    fused_input_over_js: jsInputFps === null ? null : round(rawFps / jsInputFps),
+    scrape_streams: o.scrapeStreams,
+    scrape_interval_ms: o.scrapeIntervalMs,
+    scrapes: scrape.scrapes,
+    scrape_body_bytes: scrape.bodyBytes,
+    scrape_p50_ms: round(scrape.p50),
+    scrape_p99_ms: round(scrape.p99),
+    baseline_scrape_p50_ms: round(scrape.baselineP50),
+    baseline_scrape_p99_ms: round(scrape.baselineP99),
+    scrape_p99_over_baseline: round(scrape.p99 / scrape.baselineP99),
+    idle_scrape_p99_ms: round(scrape.idleP99),
+    idle_baseline_scrape_p99_ms: round(scrape.idleBaselineP99),
+    idle_scrape_p99_over_baseline: round(scrape.idleP99 / scrape.idleBaselineP99),
+    fps_quiet: round(scrape.fpsQuiet, 1),
+    fps_under_scrape: round(scrape.fpsScraped, 1),
+    fps_drop_under_scrape: round(Math.max(0, 1 - scrape.fpsScraped / scrape.fpsQuiet), 4),
+    update_us_per_frame: round(updates.exporterUs),
+    baseline_update_us_per_frame: round(updates.baselineUs),
+    update_over_baseline: round(updates.exporterUs / updates.baselineUs),
+    nvidia_smi_loop_ms_per_poll: "skipped" in polling ? null : round(polling.loopMs),
+    nvidia_smi_spawn_ms_per_poll: "skipped" in polling ? null : round(polling.spawnMs),
+    nvidia_smi_polling: "skipped" in polling ? `skipped: ${polling.skipped}` : "measured",
+  };
+  const rows: [string, string, string][] = [
+    ["raw InferenceSession.run", `${result.raw_fps} fps`, "ceiling"],
+    [
+      "pipeline (sources->batcher->model->decoder->metrics)",
+      `${result.pipeline_fps} fps`,
+      `x${result.pipeline_over_raw} of raw (target >= 0.90)`,
+    ],
+    [
+      "float32 input, JS conversion",
+      result.js_input_fps === null ? "n/a" : `${result.js_input_fps} fps`,
+      result.fused_input_over_js === null
+        ? ""
+        : `fused uint8 input is x${result.fused_input_over_js}`,
+    ],
+    [
+      `scrape /metrics, ${o.scrapeStreams} streams`,
+      `p50 ${result.scrape_p50_ms} ms, p99 ${result.scrape_p99_ms} ms`,
+      `x${result.scrape_p99_over_baseline} of prom-client p99 (target <= 0.25)`,
+    ],
+    [
+      "scrape with the pipeline paused: exporter / prom-client",
+      `p99 ${result.idle_scrape_p99_ms} / ${result.idle_baseline_scrape_p99_ms} ms`,
+      `x${result.idle_scrape_p99_over_baseline}`,
+    ],
+    [
+      "scrape plain prom-client (baseline)",
+      `p50 ${result.baseline_scrape_p50_ms} ms, p99 ${result.baseline_scrape_p99_ms} ms`,
+      "",
+    ],
+    [
+      "pipeline fps quiet / under scrape",
+      `${result.fps_quiet} / ${result.fps_under_scrape}`,
+      `drop ${result.fps_drop_under_scrape} (target <= 0.02)`,
+    ],
+    [
+      "metric updates per frame",
+      `${result.update_us_per_frame} µs`,
+      `x${result.update_over_baseline} of prom-client ${result.baseline_update_us_per_frame} µs (target <= 0.5)`,
+    ],
+    [
+      "nvidia-smi per poll: loop / spawn",
+      result.nvidia_smi_loop_ms_per_poll === null
+        ? "-"
+        : `${result.nvidia_smi_loop_ms_per_poll} / ${result.nvidia_smi_spawn_ms_per_poll} ms`,
+      result.nvidia_smi_polling,
+    ],
+  ];
+  const w0 = Math.max(...rows.map((r) => r[0].length));
+  const w1 = Math.max(...rows.map((r) => r[1].length));
+  console.log(
+    `pose-exporter bench: provider ${provider}, batch ${batchSize}, ${o.streams} streams, ${o.frames} frames`,
+  );
+  for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
+  console.log(JSON.stringify(result));
+}
+
+if (import.meta.main) {
+  await main();
+  Deno.exit(0);
+}

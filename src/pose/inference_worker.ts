@@ -1,0 +1,89 @@
+// The inference thread: owns the ONNX Runtime session, so model runs never block the main event loop.
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
+import { createOrtRunner, type OrtRunner } from "./inference.ts";
+import { type LogFormat, Logger } from "../log.ts";
+import type { PreparedModel } from "./model_prep.ts";
+import type { ProviderChoice } from "../config.ts";
+import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
+
+let runner: OrtRunner | null = null;
+
+function reply(message: WorkerReply, transfer: Transferable[] = []): void {
+  self.postMessage(message, transfer);
+}
+
+function errorReply(id: number, err: unknown): WorkerReply {
+  const e = err as Error;
+  return { type: "error", id, name: e?.name ?? "Error", message: e?.message ?? String(err) };
+}
+
+async function init(
+  id: number,
+  model: PreparedModel,
+  options: { provider: ProviderChoice; deviceId: number; maxBatch: number; logFormat: LogFormat },
+): Promise<void> {
+  const log = new Logger({
+    format: options.logFormat,
+    writer: { writeLine: (line) => reply({ type: "log", line }) },
+  });
+  runner = await createOrtRunner(model, {
+    provider: options.provider,
+    deviceId: options.deviceId,
+    maxBatch: options.maxBatch,
+    log,
+    warmShapes: [],
+  });
+  reply({ type: "ready", id, provider: runner.provider, shapes: [...runner.shapes] });
+}
+
+self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  try {
+    switch (request.type) {
+      case "init":
+        await init(request.id, request.model, request.options);
+        return;
+      case "warm":
+        await runner!.warm(request.shape);
+        reply({ type: "warmed", id: request.id });
+        return;
+      case "run": {
+        const input = new Uint8Array(request.buffer);
+        const output = await runner!.runBuffer(input, request.shape);
+        // Send the output without a copy when it owns its whole buffer.
+        const data =
+          output.data.byteOffset === 0 && output.data.byteLength === output.data.buffer.byteLength
+            ? output.data
+            : output.data.slice();
+        reply(
+          {
+            type: "result",
+            id: request.id,
+            output: data.buffer as ArrayBuffer,
+            input: request.buffer,
+            anchors: output.anchors,
+            shape: output.shape,
+            seconds: output.seconds,
+          },
+          [data.buffer as ArrayBuffer, request.buffer],
+        );
+        return;
+      }
+      case "release":
+        await runner?.release();
+        runner = null;
+        reply({ type: "released", id: request.id });
+        return;
+    }
+  } catch (err) {
+    if (request.type === "run") {
+      reply({ ...errorReply(request.id, err), input: request.buffer } as WorkerReply, [
+        request.buffer,
+      ]);
+    } else {
+      reply(errorReply(request.id, err));
+    }
+  }
+};

@@ -1,0 +1,34 @@
+// Messages between the main thread and the inference worker.
+
+import type { LogFormat } from "../log.ts";
+import type { PreparedModel } from "./model_prep.ts";
+import type { ProviderChoice } from "../config.ts";
+
+/** What the main thread asks the inference worker. */
+export type WorkerRequest =
+  | {
+    type: "init";
+    id: number;
+    model: PreparedModel;
+    options: { provider: ProviderChoice; deviceId: number; maxBatch: number; logFormat: LogFormat };
+  }
+  | { type: "warm"; id: number; shape: number }
+  | { type: "run"; id: number; shape: number; buffer: ArrayBuffer }
+  | { type: "release"; id: number };
+
+/** What the inference worker answers. */
+export type WorkerReply =
+  | { type: "ready"; id: number; provider: "cuda" | "cpu"; shapes: number[] }
+  | { type: "warmed"; id: number }
+  | {
+    type: "result";
+    id: number;
+    output: ArrayBuffer;
+    input: ArrayBuffer;
+    anchors: number;
+    shape: number;
+    seconds: number;
+  }
+  | { type: "released"; id: number }
+  | { type: "error"; id: number; name: string; message: string; input?: ArrayBuffer }
+  | { type: "log"; line: string };

@@ -1,0 +1,183 @@
+// An InferenceRunner whose session lives in a worker thread: the main event loop stays free during model runs.
+
+import {
+  copyFrames,
+  type InferenceOutput,
+  type InferenceRunner,
+  type OrtRunnerOptions,
+  ProviderUnavailableError,
+} from "./inference.ts";
+import { type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
+import type { Frame } from "./frame.ts";
+import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
+
+/** Options of {@linkcode createWorkerRunner}. */
+export interface WorkerRunnerOptions extends OrtRunnerOptions {
+  /** Log line format the worker writes in. @default {"text"} */
+  logFormat?: "text" | "json";
+}
+
+type Pending = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void };
+
+function rebuildError(reply: { name: string; message: string }): Error {
+  // The worker's error crossed a thread as text: keep its class where callers branch on it.
+  if (reply.name === "ProviderUnavailableError") {
+    const err = new ProviderUnavailableError(
+      "cuda",
+      reply.message.replace(/^Cannot use execution provider cuda: /, ""),
+    );
+    return err;
+  }
+  const err = reply.name === "UnknownModelLayoutError"
+    ? Object.assign(new UnknownModelLayoutError("the model", "", []), { message: reply.message })
+    : new Error(reply.message);
+  return err;
+}
+
+/**
+ * Runs batches in an inference worker. Frames are copied into a pooled batch buffer that is
+ * transferred (not copied) to the worker and back; the output comes back the same way. Up to
+ * two batches may be in flight, so the next batch is gathered while the model runs.
+ */
+export class WorkerRunner implements InferenceRunner {
+  readonly provider: "cuda" | "cpu";
+  readonly shapes: readonly number[];
+  #worker: Worker;
+  #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #frameBytes: number;
+  #pools = new Map<number, ArrayBuffer[]>();
+  #failed: Error | null = null;
+
+  private constructor(
+    worker: Worker,
+    ready: { provider: "cuda" | "cpu"; shapes: number[] },
+    frameBytes: number,
+  ) {
+    this.#worker = worker;
+    this.provider = ready.provider;
+    this.shapes = ready.shapes;
+    this.#frameBytes = frameBytes;
+  }
+
+  static async create(model: PreparedModel, options: WorkerRunnerOptions): Promise<WorkerRunner> {
+    const worker = new Worker(new URL("./inference_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    const pending = new Map<number, Pending>();
+    let instance: WorkerRunner | null = null;
+    const fail = (err: Error) => {
+      for (const p of (instance ? instance.#pending : pending).values()) p.reject(err);
+      (instance ? instance.#pending : pending).clear();
+      if (instance) instance.#failed = err;
+    };
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data;
+      if (reply.type === "log") {
+        options.log?.writer.writeLine(reply.line);
+        return;
+      }
+      const map = instance ? instance.#pending : pending;
+      const waiter = map.get(reply.id);
+      if (!waiter) return;
+      map.delete(reply.id);
+      if (reply.type === "error") waiter.reject(rebuildError(reply));
+      else waiter.resolve(reply);
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      fail(new Error(`Inference worker failed: ${event.message}`));
+    };
+    const ask = (request: WorkerRequest): Promise<WorkerReply> =>
+      new Promise((resolve, reject) => {
+        pending.set(request.id, { resolve, reject });
+        worker.postMessage(request);
+      });
+    try {
+      const ready = await ask({
+        type: "init",
+        id: 0,
+        model: { ...model, bytes: new Uint8Array(model.bytes) },
+        options: {
+          provider: options.provider,
+          deviceId: options.deviceId ?? 0,
+          maxBatch: options.maxBatch,
+          logFormat: options.logFormat ?? options.log?.format ?? "text",
+        },
+      });
+      if (ready.type !== "ready") {
+        throw new Error(`Inference worker answered ${ready.type} to init`);
+      }
+      let id = 1;
+      for (const shape of options.warmShapes ?? ready.shapes) {
+        await ask({ type: "warm", id: id++, shape });
+        await options.onWarm?.(shape);
+      }
+      instance = new WorkerRunner(worker, ready, model.width * model.height * 3);
+      instance.#nextId = id;
+      return instance;
+    } catch (err) {
+      worker.terminate();
+      throw err;
+    }
+  }
+
+  /** The smallest shape that holds `frames` frames. */
+  shapeFor(frames: number): number {
+    for (const shape of this.shapes) if (shape >= frames) return shape;
+    throw new RangeError(
+      `Cannot run ${frames} frames: the largest batch shape is ${this.shapes.at(-1)}`,
+    );
+  }
+
+  #ask(request: WorkerRequest, transfer: Transferable[] = []): Promise<WorkerReply> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => {
+      this.#pending.set(request.id, { resolve, reject });
+      this.#worker.postMessage(request, transfer);
+    });
+  }
+
+  run(frames: readonly Frame[]): Promise<InferenceOutput> {
+    let shape: number;
+    let buffer: ArrayBuffer;
+    try {
+      shape = this.shapeFor(frames.length);
+      let pool = this.#pools.get(shape);
+      if (!pool) this.#pools.set(shape, pool = []);
+      buffer = pool.pop() ?? new ArrayBuffer(shape * this.#frameBytes);
+      copyFrames(frames, new Uint8Array(buffer), this.#frameBytes);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const id = this.#nextId++;
+    return this.#ask({ type: "run", id, shape, buffer }, [buffer]).then((reply) => {
+      if (reply.type !== "result") {
+        throw new Error(`Inference worker answered ${reply.type} to run`);
+      }
+      this.#pools.get(reply.shape)!.push(reply.input);
+      return {
+        data: new Float32Array(reply.output),
+        anchors: reply.anchors,
+        shape: reply.shape,
+        seconds: reply.seconds,
+      };
+    });
+  }
+
+  async release(): Promise<void> {
+    try {
+      if (!this.#failed) await this.#ask({ type: "release", id: this.#nextId++ });
+    } finally {
+      this.#worker.terminate();
+    }
+  }
+}
+
+/** Starts an inference worker for `model` and warms it; the worker-side equivalent of createOrtRunner. */
+export function createWorkerRunner(
+  model: PreparedModel,
+  options: WorkerRunnerOptions,
+): Promise<WorkerRunner> {
+  return WorkerRunner.create(model, options);
+}
