@@ -181,6 +181,11 @@ export class FfmpegSource implements FrameSource {
       } catch (err) {
         return { error: "unreadable", detail: (err as Error).message };
       }
+    } catch (err) {
+      return {
+        error: "unreadable",
+        detail: `cannot run ${o.ffprobePath}: ${(err as Error).message}`,
+      };
     } finally {
       clearTimeout(timer);
       this.#stopWaiters = this.#stopWaiters.filter((w) => w !== wake);
@@ -207,18 +212,29 @@ export class FfmpegSource implements FrameSource {
     }
     this.probed = probed;
     const letterbox = computeLetterbox(probed, { width: o.width, height: o.height });
-    const child = new Deno.Command(o.ffmpegPath, {
-      args: decodeArgs(o.spec, {
-        letterbox,
-        width: o.width,
-        height: o.height,
-        realtime: o.realtime,
-        loop: o.loop,
-      }),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(o.ffmpegPath, {
+        args: decodeArgs(o.spec, {
+          letterbox,
+          width: o.width,
+          height: o.height,
+          realtime: o.realtime,
+          loop: o.loop,
+        }),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (err) {
+      return {
+        kind: "down",
+        reason: "exited",
+        detail: `cannot start ${o.ffmpegPath}: ${(err as Error).message}`,
+        final: false,
+        delivered: false,
+      };
+    }
     this.#child = child;
     const stderrTail: string[] = [];
     const stderrDone = readLines(child.stderr, (line) => {

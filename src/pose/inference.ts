@@ -5,7 +5,7 @@ import type { Frame } from "./frame.ts";
 import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { missingCudaProviderFiles, ortNativeDir } from "./ort_libraries.ts";
+import { missingCudaProviderFiles, ortNativeDir, unresolvedDependencies } from "./ort_libraries.ts";
 
 /** The output of one model run. */
 export interface InferenceOutput {
@@ -215,7 +215,18 @@ export async function createOrtRunner(
       session = await ort.InferenceSession.create(model.bytes, sessionOptions(provider, options));
     } catch (err) {
       lastError = err;
-      const reason = (err as Error).message.split("\n")[0] ?? String(err);
+      let reason = (err as Error).message.split("\n")[0] ?? String(err);
+      if (provider === "cuda") {
+        // ONNX Runtime's message does not say which library failed: ask the loader.
+        const missing = await unresolvedDependencies(
+          `${ortNativeDir()}/libonnxruntime_providers_cuda.so`,
+        );
+        if (missing.length > 0) {
+          reason =
+            `libonnxruntime_providers_cuda.so cannot load: ${missing.join(", ")} not found ` +
+            `(install the CUDA runtime, cuBLAS and cuDNN 9 or add their folders to LD_LIBRARY_PATH)`;
+        }
+      }
       if (provider === "cuda" && options.provider === "cuda") {
         throw new ProviderUnavailableError("cuda", reason, { cause: err });
       }

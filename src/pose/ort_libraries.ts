@@ -31,3 +31,19 @@ export function missingCudaProviderFiles(dir: string | null = ortNativeDir()): s
     }
   });
 }
+
+/**
+ * The shared libraries `library` needs that the dynamic loader cannot find, as `ldd` reports
+ * them (e.g. `libcublasLt.so.13`); empty when all are found or `ldd` cannot tell.
+ */
+export async function unresolvedDependencies(library: string): Promise<string[]> {
+  try {
+    const out = await new Deno.Command("ldd", { args: [library], stdout: "piped", stderr: "null" })
+      .output();
+    return new TextDecoder().decode(out.stdout).split("\n")
+      .map((line) => /^\s*(\S+)\s+=>\s+not found/.exec(line)?.[1])
+      .filter((name): name is string => name !== undefined);
+  } catch {
+    return [];
+  }
+}
