@@ -579,6 +579,7 @@ async function main(): Promise<void> {
     : await loadModelFile(o.model);
   progress("building the session");
   const runner = await createWorkerRunner(model, {
+    decoder: {},
     provider: o.provider,
     maxBatch: o.batchSize,
     log: QUIET,

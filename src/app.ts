@@ -204,11 +204,19 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
   try {
     await gpu.start();
     const model = await loadModel(config, log);
+    const decoderOptions = {
+      scoreThreshold: config.scoreThreshold,
+      iouThreshold: config.iouThreshold,
+      maxDetections: config.maxDetections,
+      maxCandidates: config.maxCandidates,
+    };
     const runnerOptions = {
       provider: config.provider,
       deviceId: config.deviceId,
       maxBatch: config.batchSize,
       log,
+      // The worker decodes: only poses cross threads, not the [N,56,anchors] output.
+      decoder: decoderOptions,
     };
     const swappable = new SwappableRunner(
       await createWorkerRunner(model, { ...runnerOptions, onWarm: (shape) => gpu.onWarm(shape) }),
@@ -259,12 +267,7 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
     processor = new PoseProcessor({
       batcher,
       runner,
-      decoder: new PoseDecoder({
-        scoreThreshold: config.scoreThreshold,
-        iouThreshold: config.iouThreshold,
-        maxDetections: config.maxDetections,
-        maxCandidates: config.maxCandidates,
-      }),
+      decoder: new PoseDecoder(decoderOptions),
       streamIds,
       sinks,
       metrics,

@@ -2,6 +2,7 @@
 
 import * as ort from "onnxruntime-node";
 import type { Frame } from "./frame.ts";
+import type { Person } from "./decoder.ts";
 import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
 import type { Logger } from "../log.ts";
@@ -9,6 +10,8 @@ import { missingCudaProviderFiles, ortNativeDir, unresolvedDependencies } from "
 
 /** The output of one model run. */
 export interface InferenceOutput {
+  /** The poses of each frame when the runner decoded them itself (then `data` may be empty). */
+  persons?: Person[][];
   /** The pose output, laid out [shape, 56, anchors]. */
   data: Float32Array;
   /** Anchors per frame. */

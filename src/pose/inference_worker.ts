@@ -3,12 +3,14 @@
 /// <reference lib="deno.worker" />
 
 import { createOrtRunner, type OrtRunner } from "./inference.ts";
+import { PoseDecoder, type PoseDecoderOptions } from "./decoder.ts";
 import { type LogFormat, Logger } from "../log.ts";
 import type { PreparedModel } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 let runner: OrtRunner | null = null;
+let decoder: PoseDecoder | null = null;
 
 function reply(message: WorkerReply, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -22,8 +24,15 @@ function errorReply(id: number, err: unknown): WorkerReply {
 async function init(
   id: number,
   model: PreparedModel,
-  options: { provider: ProviderChoice; deviceId: number; maxBatch: number; logFormat: LogFormat },
+  options: {
+    provider: ProviderChoice;
+    deviceId: number;
+    maxBatch: number;
+    logFormat: LogFormat;
+    decoder: PoseDecoderOptions | null;
+  },
 ): Promise<void> {
+  decoder = options.decoder ? new PoseDecoder(options.decoder) : null;
   const log = new Logger({
     format: options.logFormat,
     writer: { writeLine: (line) => reply({ type: "log", line }) },
@@ -52,6 +61,27 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
       case "run": {
         const input = new Uint8Array(request.buffer);
         const output = await runner!.runBuffer(input, request.shape);
+        if (decoder) {
+          // Decoding here keeps the large raw output off the main thread: only the poses travel.
+          const persons = request.letterboxes.map((lb, f) =>
+            decoder!.decode(output.data, f, output.anchors, lb)
+          );
+          const empty = new ArrayBuffer(0);
+          reply(
+            {
+              type: "result",
+              id: request.id,
+              output: empty,
+              persons,
+              input: request.buffer,
+              anchors: output.anchors,
+              shape: output.shape,
+              seconds: output.seconds,
+            },
+            [request.buffer],
+          );
+          return;
+        }
         // Send the output without a copy when it owns its whole buffer.
         const data =
           output.data.byteOffset === 0 && output.data.byteLength === output.data.buffer.byteLength
@@ -62,6 +92,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
             type: "result",
             id: request.id,
             output: data.buffer as ArrayBuffer,
+            persons: null,
             input: request.buffer,
             anchors: output.anchors,
             shape: output.shape,

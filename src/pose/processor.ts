@@ -71,7 +71,8 @@ export class PoseProcessor {
       this.#parts.onBatchShape?.(output.shape);
       for (let i = 0; i < batch.length; i++) {
         const frame = batch[i]!;
-        const persons = decoder.decode(output.data, i, output.anchors, frame.letterbox);
+        const persons = output.persons?.[i] ??
+          decoder.decode(output.data, i, output.anchors, frame.letterbox);
         const decodedAt = performance.now();
         const result = {
           frame,

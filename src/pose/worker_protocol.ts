@@ -3,6 +3,8 @@
 import type { LogFormat } from "../log.ts";
 import type { PreparedModel } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
+import type { Person, PoseDecoderOptions } from "./decoder.ts";
+import type { Letterbox } from "./frame.ts";
 
 /** What the main thread asks the inference worker. */
 export type WorkerRequest =
@@ -10,10 +12,17 @@ export type WorkerRequest =
     type: "init";
     id: number;
     model: PreparedModel;
-    options: { provider: ProviderChoice; deviceId: number; maxBatch: number; logFormat: LogFormat };
+    options: {
+      provider: ProviderChoice;
+      deviceId: number;
+      maxBatch: number;
+      logFormat: LogFormat;
+      /** When set, the worker decodes the poses and sends them instead of the raw output. */
+      decoder: PoseDecoderOptions | null;
+    };
   }
   | { type: "warm"; id: number; shape: number }
-  | { type: "run"; id: number; shape: number; buffer: ArrayBuffer }
+  | { type: "run"; id: number; shape: number; buffer: ArrayBuffer; letterboxes: Letterbox[] }
   | { type: "release"; id: number };
 
 /** What the inference worker answers. */
@@ -23,7 +32,10 @@ export type WorkerReply =
   | {
     type: "result";
     id: number;
+    /** The raw output, or an empty buffer when the worker decoded it. */
     output: ArrayBuffer;
+    /** The poses of each frame, when the worker decodes. */
+    persons: Person[][] | null;
     input: ArrayBuffer;
     anchors: number;
     shape: number;

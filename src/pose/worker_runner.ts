@@ -9,10 +9,13 @@ import {
 } from "./inference.ts";
 import { type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
 import type { Frame } from "./frame.ts";
+import type { PoseDecoderOptions } from "./decoder.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 /** Options of {@linkcode createWorkerRunner}. */
 export interface WorkerRunnerOptions extends OrtRunnerOptions {
+  /** Decode the poses in the worker with these options (only poses cross threads). @default {null} */
+  decoder?: PoseDecoderOptions | null;
   /** Log line format the worker writes in. @default {"text"} */
   logFormat?: "text" | "json";
 }
@@ -103,6 +106,7 @@ export class WorkerRunner implements InferenceRunner {
           deviceId: options.deviceId ?? 0,
           maxBatch: options.maxBatch,
           logFormat: options.logFormat ?? options.log?.format ?? "text",
+          decoder: options.decoder ?? null,
         },
       });
       if (ready.type !== "ready") {
@@ -151,7 +155,8 @@ export class WorkerRunner implements InferenceRunner {
       return Promise.reject(err);
     }
     const id = this.#nextId++;
-    return this.#ask({ type: "run", id, shape, buffer }, [buffer]).then((reply) => {
+    const letterboxes = frames.map((f) => f.letterbox);
+    return this.#ask({ type: "run", id, shape, buffer, letterboxes }, [buffer]).then((reply) => {
       if (reply.type !== "result") {
         throw new Error(`Inference worker answered ${reply.type} to run`);
       }
@@ -161,6 +166,7 @@ export class WorkerRunner implements InferenceRunner {
         anchors: reply.anchors,
         shape: reply.shape,
         seconds: reply.seconds,
+        ...(reply.persons ? { persons: reply.persons } : {}),
       };
     });
   }
