@@ -22,6 +22,31 @@ export interface MetricSnapshot {
   aggregator: "sum";
 }
 
+const labelStrings = new WeakMap<object, string>();
+
+function escapeLabelValue(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+}
+
+/** `{a="1",b="2"}` for a label set, computed once per label object and then reused. */
+export function formatLabels(labels: Record<string, string | number>): string {
+  let text = labelStrings.get(labels);
+  if (text === undefined) {
+    const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(String(v))}"`);
+    text = parts.length === 0 ? "" : `{${parts.join(",")}}`;
+    labelStrings.set(labels, text);
+  }
+  return text;
+}
+
+/** A sample value as the exposition formats write it. */
+export function formatValue(value: number): string {
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "+Inf";
+  if (value === -Infinity) return "-Inf";
+  return String(value);
+}
+
 /** A label set: label name to value, matching the definition's label names. */
 export type LabelSet = Readonly<Record<string, string>>;
 
@@ -32,6 +57,8 @@ export abstract class IndexedMetric {
   readonly help: string;
   readonly type: MetricType;
   readonly labelSets: readonly LabelSet[];
+  /** The name as defined, which no registry rewrites. */
+  readonly definitionName: string;
 
   constructor(
     definition: MetricDefinition,
@@ -54,6 +81,7 @@ export abstract class IndexedMetric {
       }
     }
     this.name = definition.name;
+    this.definitionName = definition.name;
     this.help = definition.help;
     this.type = definition.type;
     this.labelSets = labelSets;
@@ -64,6 +92,22 @@ export abstract class IndexedMetric {
 
   /** Zeroes every series. */
   abstract reset(): void;
+
+  /**
+   * The metric family in the exposition format, without a trailing newline: the same text
+   * prom-client's Registry writes, built from label strings formatted once per series.
+   */
+  renderText(openMetrics: boolean): string {
+    const name = this.definitionName;
+    const values = this.values();
+    const family = openMetrics && this.type === "counter" ? name.replace(/_total$/, "") : name;
+    const help = this.help.replaceAll("\\", "\\\\").replaceAll("\n", "\\n");
+    let out = `# HELP ${family} ${help}\n# TYPE ${family} ${this.type}`;
+    for (const v of values) {
+      out += `\n${v.metricName ?? name}${formatLabels(v.labels)} ${formatValue(v.value)}`;
+    }
+    return out;
+  }
 
   /** prom-client's Registry calls this on each scrape. */
   get(): Promise<MetricSnapshot> {
@@ -185,7 +229,7 @@ export class IndexedHistogram extends IndexedMetric {
   values(): MetricValue[] {
     const out: MetricValue[] = [];
     const width = this.buckets.length + 1;
-    const bucketName = `${this.name}_bucket`;
+    const bucketName = `${this.definitionName}_bucket`;
     for (let s = 0; s < this.labelSets.length; s++) {
       let cumulative = 0;
       const labels = this.#bucketLabels[s]!;
@@ -194,8 +238,12 @@ export class IndexedHistogram extends IndexedMetric {
         out.push({ value: cumulative, labels: labels[b]!, metricName: bucketName });
       }
       const set = this.labelSets[s]!;
-      out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.name}_sum` });
-      out.push({ value: this.#counts[s]!, labels: set, metricName: `${this.name}_count` });
+      out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.definitionName}_sum` });
+      out.push({
+        value: this.#counts[s]!,
+        labels: set,
+        metricName: `${this.definitionName}_count`,
+      });
     }
     return out;
   }

@@ -2,6 +2,7 @@
 
 import client from "prom-client";
 import type { Logger } from "../log.ts";
+import type { IndexedMetric } from "./indexed_metrics.ts";
 
 /** Options of {@linkcode createMetricsHandler}. */
 export interface MetricsHandlerOptions {
@@ -21,30 +22,51 @@ export class MetricsRenderer {
   }
 
   /**
-   * Renders every metric. prom-client rewrites counter names while it renders OpenMetrics
-   * (it strips `_total` from `metric.name` and leaves it so); names are restored after
-   * each render, and renders are serialised so no text render sees them stripped.
+   * Renders every metric, one render at a time: the exporter's indexed metrics through
+   * their own renderText, prom-client's (default and GPU metrics) through prom-client.
    */
   render(openMetrics: boolean): Promise<string> {
     const result = this.#queue.then(async () => {
       const registry = this.#registry;
-      const metrics = registry.getMetricsAsArray();
-      const names = metrics.map((m) => m.name);
       // prom-client types setContentType for the text format only; it accepts both.
       registry.setContentType(
         (openMetrics ? client.Registry.OPENMETRICS_CONTENT_TYPE : client.Registry
           .PROMETHEUS_CONTENT_TYPE) as typeof client.Registry.PROMETHEUS_CONTENT_TYPE,
       );
       try {
-        return await registry.metrics();
+        const families = await Promise.all(
+          registry.getMetricsAsArray().map((metric) => {
+            const indexed = metric as unknown as Partial<IndexedMetric>;
+            if (typeof indexed.renderText === "function") return indexed.renderText(openMetrics);
+            return this.#renderPromClient(metric, openMetrics);
+          }),
+        );
+        return openMetrics ? `${families.join("\n")}\n# EOF\n` : `${families.join("\n\n")}\n`;
       } finally {
-        // Writable at run time; prom-client's types mark it readonly.
-        metrics.forEach((m, i) => ((m as { name: string }).name = names[i]!));
         registry.setContentType(client.Registry.PROMETHEUS_CONTENT_TYPE);
       }
     });
     this.#queue = result.catch(() => undefined);
     return result;
+  }
+
+  /**
+   * One prom-client metric. For OpenMetrics prom-client renders a counter under its name
+   * without `_total` and (in Registry.metrics) leaves the name so; here it is put back.
+   */
+  async #renderPromClient(metric: unknown, openMetrics: boolean): Promise<string> {
+    const named = metric as unknown as { name: string; type?: string };
+    const name = named.name;
+    if (openMetrics && named.type === "counter") named.name = name.replace(/_total$/, "");
+    try {
+      // Registry.getMetricsAsString renders one family; prom-client leaves it out of its types.
+      const registry = this.#registry as unknown as {
+        getMetricsAsString(metric: unknown): Promise<string>;
+      };
+      return await registry.getMetricsAsString(metric);
+    } finally {
+      named.name = name;
+    }
   }
 }
 

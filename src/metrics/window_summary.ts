@@ -106,8 +106,12 @@ export class WindowSummary extends IndexedMetric {
         out.push({ value, labels: labels[qi]! });
       }
       const set = this.labelSets[s]!;
-      out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.name}_sum` });
-      out.push({ value: this.#counts[s]!, labels: set, metricName: `${this.name}_count` });
+      out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.definitionName}_sum` });
+      out.push({
+        value: this.#counts[s]!,
+        labels: set,
+        metricName: `${this.definitionName}_count`,
+      });
     }
     return out;
   }

@@ -1,6 +1,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { parseSamples, parseTypes } from "../_helpers.ts";
-import { createMetricsHandler } from "../../src/metrics/server.ts";
+import { createMetricsHandler, MetricsRenderer } from "../../src/metrics/server.ts";
+import client from "prom-client";
 import { PoseMetrics } from "../../src/metrics/pose_metrics.ts";
 import { DROP_REASONS, METRIC_DEFINITIONS, METRIC_NAMES } from "../../src/metrics/definitions.ts";
 
@@ -117,4 +118,34 @@ Deno.test("the handler answers health, readiness, 404 and 405", async () => {
   assertEquals(post.headers.get("allow"), "GET, HEAD");
   const ready = setup(true).handler;
   assertEquals((await ready(new Request("http://x/readyz"))).status, 200);
+});
+
+Deno.test("MetricsRenderer writes what prom-client's own Registry writes, in both formats", async () => {
+  const metrics = new PoseMetrics(["cam1", 'odd"id\\'], { registry: new client.Registry() });
+  metrics.recordFrame(0, 12.5, 2, performance.now());
+  metrics.recordDrop(1, "queue_full", 3);
+  metrics.recordBatch(2, 0.01);
+  metrics.setInfo({ version: "1", provider: "cpu", model: "a\nb" });
+  const ours = new MetricsRenderer(metrics.registry);
+  // prom-client writes NaN as "Nan"; Prometheus reads both, the exposition format spells NaN.
+  const reference = async (openMetrics: boolean) => {
+    metrics.registry.setContentType(
+      (openMetrics ? client.Registry.OPENMETRICS_CONTENT_TYPE : client.Registry
+        .PROMETHEUS_CONTENT_TYPE) as typeof client.Registry.PROMETHEUS_CONTENT_TYPE,
+    );
+    const names = metrics.registry.getMetricsAsArray().map((m) => m.name);
+    const text = (await metrics.registry.metrics()).replaceAll(" Nan", " NaN");
+    metrics.registry.getMetricsAsArray().forEach((
+      m,
+      i,
+    ) => ((m as { name: string }).name = names[i]!));
+    metrics.registry.setContentType(client.Registry.PROMETHEUS_CONTENT_TYPE);
+    return text;
+  };
+  assertEquals(await ours.render(false), await reference(false));
+  assertEquals(await ours.render(true), await reference(true));
+  assert(
+    (await ours.render(false)).includes('stream_id="odd\\"id\\\\"'),
+    "label values are escaped",
+  );
 });
