@@ -5,21 +5,11 @@
 // Where neither works this script says so in one line and exits 1.
 
 import { VERSION } from "../src/version.ts";
+import { EXPORTER_PERMISSIONS } from "../src/permissions.ts";
 import { CUDA_PROVIDER_FILES, ortNativeDir } from "../src/pose/ort_libraries.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const OUTPUT = `${ROOT}pose-exporter`;
-
-/** The permissions baked into the binary: the same as `deno task start`. */
-export const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-run",
-  "--allow-ffi",
-  "--allow-sys",
-];
 
 /** Thrown with the one line the user sees. */
 export class CompileError extends Error {
@@ -60,7 +50,7 @@ export function compileArgs(includes: string[]): string[] {
     "--self-extracting",
     "--target",
     "x86_64-unknown-linux-gnu",
-    ...PERMISSIONS,
+    ...EXPORTER_PERMISSIONS,
     "--include",
     "src/pose/inference_worker.ts",
     ...includes.flatMap((path) => ["--include", path]),

@@ -4,6 +4,7 @@
 // Usage: deno run -A scripts/gpu_check.ts [--provider cuda|cpu|auto] [--streams N] [--seconds S] [--burst]
 
 import { parseArgs } from "node:util";
+import { EXPORTER_PERMISSIONS } from "../src/permissions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -81,13 +82,7 @@ async function main(): Promise<number> {
     : ["--streams", String(streams)];
   const args = [
     "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-net",
-    "--allow-env",
-    "--allow-run",
-    "--allow-ffi",
-    "--allow-sys",
+    ...EXPORTER_PERMISSIONS,
     `${ROOT}main.ts`,
     ...sourceArgs,
     "--provider",
@@ -108,7 +103,7 @@ async function main(): Promise<number> {
     ...(values.model ? ["--model", values.model] : []),
     ...(values["nvidia-smi"] ? ["--nvidia-smi", values["nvidia-smi"]] : []),
   ];
-  console.log(`gpu-check: deno ${args.slice(9).join(" ")}`);
+  console.log(`gpu-check: deno ${args.slice(EXPORTER_PERMISSIONS.length + 2).join(" ")}`);
   const child = new Deno.Command(Deno.execPath(), {
     args,
     stdout: "inherit",

@@ -1,5 +1,7 @@
 // Helpers shared by the tests: free ports, running the exporter as a subprocess, polling HTTP.
 
+import { EXPORTER_PERMISSIONS } from "../src/permissions.ts";
+
 /** The repository root. */
 export const ROOT = new URL("../", import.meta.url);
 
@@ -15,17 +17,6 @@ export function freePort(): number {
   listener.close();
   return port;
 }
-
-/** The permissions the exporter runs with (the same as `deno task start`). */
-export const EXPORTER_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-env",
-  "--allow-run",
-  "--allow-ffi",
-  "--allow-sys",
-];
 
 /** A running exporter subprocess with its stderr collected. */
 export interface ExporterProcess {

@@ -100,3 +100,14 @@ Deno.test("cli - --duration stops the exporter by itself with exit 0", async () 
     .find((l) => l.msg === "stopping");
   assertEquals(stopped?.reason, "duration elapsed");
 });
+
+Deno.test("cli - the start, demo and test tasks run with the exporter's permissions, no more", async () => {
+  const { EXPORTER_PERMISSIONS } = await import("../src/permissions.ts");
+  const tasks = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks;
+  for (const name of ["start", "demo", "test"]) {
+    const flags = (tasks[name] as string).split(" ").filter((w) =>
+      w.startsWith("--allow-") || w === "-A"
+    );
+    assertEquals(flags, [...EXPORTER_PERMISSIONS], name);
+  }
+});
