@@ -23,7 +23,7 @@ import {
 } from "../src/metrics/definitions.ts";
 import { Logger } from "../src/log.ts";
 import { NvidiaSmiReader } from "../src/gpu/nvidia_smi.ts";
-import type { ProviderChoice } from "../src/config.ts";
+import { defaultInferenceThreads, type ProviderChoice } from "../src/config.ts";
 
 const encoder = new TextEncoder();
 const QUIET = new Logger({ writer: { writeLine: () => {} } });
@@ -42,6 +42,7 @@ interface BenchOptions {
   scrapeIntervalMs: number;
   updateIterations: number;
   quick: boolean;
+  inferenceThreads: number;
 }
 
 function parseBenchArgs(args: string[]): BenchOptions {
@@ -56,6 +57,7 @@ function parseBenchArgs(args: string[]): BenchOptions {
       "scrape-streams": { type: "string", default: "64" },
       "scrape-seconds": { type: "string" },
       "scrape-interval-ms": { type: "string", default: "200" },
+      "inference-threads": { type: "string", default: "auto" },
       quick: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -93,9 +95,12 @@ function parseBenchArgs(args: string[]): BenchOptions {
     streams: int("streams", values.streams, 1),
     frames: int("frames", values.frames ?? (quick ? "400" : "3000"), 1),
     scrapeStreams: int("scrape-streams", values["scrape-streams"], 1),
-    scrapeSeconds: int("scrape-seconds", values["scrape-seconds"] ?? (quick ? "2" : "8"), 1),
+    scrapeSeconds: int("scrape-seconds", values["scrape-seconds"] ?? (quick ? "2" : "16"), 1),
     scrapeIntervalMs: int("scrape-interval-ms", values["scrape-interval-ms"], 1),
     updateIterations: quick ? 50_000 : 300_000,
+    inferenceThreads: values["inference-threads"] === "auto"
+      ? defaultInferenceThreads()
+      : int("inference-threads", values["inference-threads"], 0),
     quick,
   };
 }
@@ -119,7 +124,11 @@ async function measureRaw(
 ): Promise<number> {
   const session = await ort.InferenceSession.create(
     model.bytes,
-    sessionOptions(provider, { provider, maxBatch: o.batchSize }),
+    sessionOptions(provider, {
+      provider,
+      maxBatch: o.batchSize,
+      intraOpThreads: o.inferenceThreads,
+    }),
   );
   try {
     const frameBytes = model.width * model.height * 3;
@@ -156,7 +165,11 @@ async function measureJsConversion(
   try {
     session = await ort.InferenceSession.create(
       original,
-      sessionOptions(provider, { provider, maxBatch: o.batchSize }),
+      sessionOptions(provider, {
+        provider,
+        maxBatch: o.batchSize,
+        intraOpThreads: o.inferenceThreads,
+      }),
     );
   } catch {
     return null;
@@ -399,6 +412,10 @@ async function measureScrape(model: PreparedModel, runner: InferenceRunner, o: B
   try {
     // Unloaded: the cost of a scrape itself, before the pipeline competes for the cores.
     await pipeline.pause();
+    // Both endpoints first serve a few unmeasured scrapes (JIT warm-up): a scraper sees the steady state.
+    for (const server of [exporterServer, baselineServer]) {
+      for (let i = 0; i < 10; i++) await (await fetch(url(server))).text();
+    }
     const unloaded = await scrapeFor(
       url(exporterServer),
       Math.max(1, o.scrapeSeconds / 2),
@@ -580,6 +597,7 @@ async function main(): Promise<void> {
   progress("building the session");
   const runner = await createWorkerRunner(model, {
     decoder: {},
+    intraOpThreads: o.inferenceThreads,
     provider: o.provider,
     maxBatch: o.batchSize,
     log: QUIET,
@@ -608,6 +626,7 @@ async function main(): Promise<void> {
     batch_size: batchSize,
     streams: o.streams,
     frames: o.frames,
+    inference_threads: o.inferenceThreads,
     raw_fps: round(rawFps, 1),
     pipeline_fps: round(pipelineFps, 1),
     pipeline_over_raw: round(pipelineFps / rawFps),
@@ -685,7 +704,8 @@ async function main(): Promise<void> {
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   console.log(
-    `pose-exporter bench: provider ${provider}, batch ${batchSize}, ${o.streams} streams, ${o.frames} frames`,
+    `pose-exporter bench: provider ${provider}, batch ${batchSize}, ${o.streams} streams, ${o.frames} frames, ` +
+      `${o.inferenceThreads || "default"} inference threads`,
   );
   for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
   console.log(JSON.stringify(result));

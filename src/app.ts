@@ -214,6 +214,7 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
       provider: config.provider,
       deviceId: config.deviceId,
       maxBatch: config.batchSize,
+      intraOpThreads: config.inferenceThreads,
       log,
       // The worker decodes: only poses cross threads, not the [N,56,anchors] output.
       decoder: decoderOptions,

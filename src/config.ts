@@ -28,6 +28,8 @@ export interface Config {
   deviceId: number;
   batchSize: number;
   batchTimeoutMs: number;
+  /** ONNX Runtime operator threads; 0 leaves the choice to ONNX Runtime (all cores). */
+  inferenceThreads: number;
   /** File sources restart at their end. */
   loop: boolean;
   /** File sources play at their own frame rate, like a camera. */
@@ -162,6 +164,14 @@ export const FLAGS: readonly FlagSpec[] = [
     arg: "N",
     default: "8",
     help: "largest batch, across streams",
+  },
+  {
+    name: "inference-threads",
+    type: "string",
+    arg: "N|auto",
+    default: "auto",
+    help: "ONNX Runtime operator threads; auto = all cores but one, left to the event loop " +
+      "(metrics, stream reads); 0 = ONNX Runtime's own choice",
   },
   {
     name: "batch-timeout-ms",
@@ -347,6 +357,13 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: "help", type: "boolean", help: "print this help and exit" },
   { name: "version", type: "boolean", help: "print the version and exit" },
 ];
+
+/** All cores but one (at least one): the event loop keeps a core for metrics and stream reads. */
+export function defaultInferenceThreads(
+  cores: number = navigator.hardwareConcurrency ?? 1,
+): number {
+  return Math.max(1, cores - 1);
+}
 
 /** Name of the environment variable that can set a flag: `--batch-size` -> POSE_EXPORTER_BATCH_SIZE. */
 export function envNameOf(flag: string): string {
@@ -569,6 +586,9 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     deviceId: r.number("device", { min: 0, max: 255, integer: true }),
     batchSize: r.number("batch-size", { min: 1, max: 256, integer: true }),
     batchTimeoutMs: r.number("batch-timeout-ms", { min: 0, max: 60000 }),
+    inferenceThreads: r.text("inference-threads").value === "auto"
+      ? defaultInferenceThreads()
+      : r.number("inference-threads", { min: 0, max: 1024, integer: true }),
     loop: r.bool("loop"),
     realtime: !r.bool("no-realtime"),
     ffmpegPath,

@@ -221,3 +221,12 @@ Deno.test("parseConfig() reads the GPU and solver flags", () => {
   const problems = problemsOf(["--streams", "1", "--frag-trigger", "1.5", "--solver", "maybe"]);
   assertEquals(problems.length, 2, problems.join("\n"));
 });
+
+Deno.test("parseConfig() leaves one core to the event loop by default, and takes --inference-threads", () => {
+  assertEquals(defaultInferenceThreads(2), 1);
+  assertEquals(defaultInferenceThreads(16), 15);
+  assertEquals(defaultInferenceThreads(1), 1);
+  assertEquals(parseConfig(["--streams", "1"]).inferenceThreads, defaultInferenceThreads());
+  assertEquals(parseConfig(["--streams", "1", "--inference-threads", "0"]).inferenceThreads, 0);
+  assertEquals(problemsOf(["--streams", "1", "--inference-threads", "many"]).length, 1);
+});

@@ -28,6 +28,7 @@ async function init(
     provider: ProviderChoice;
     deviceId: number;
     maxBatch: number;
+    intraOpThreads: number;
     logFormat: LogFormat;
     decoder: PoseDecoderOptions | null;
   },
@@ -41,6 +42,7 @@ async function init(
     provider: options.provider,
     deviceId: options.deviceId,
     maxBatch: options.maxBatch,
+    intraOpThreads: options.intraOpThreads,
     log,
     warmShapes: [],
   });

@@ -16,6 +16,7 @@ export type WorkerRequest =
       provider: ProviderChoice;
       deviceId: number;
       maxBatch: number;
+      intraOpThreads: number;
       logFormat: LogFormat;
       /** When set, the worker decodes the poses and sends them instead of the raw output. */
       decoder: PoseDecoderOptions | null;

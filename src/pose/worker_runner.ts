@@ -105,6 +105,7 @@ export class WorkerRunner implements InferenceRunner {
           provider: options.provider,
           deviceId: options.deviceId ?? 0,
           maxBatch: options.maxBatch,
+          intraOpThreads: options.intraOpThreads ?? 0,
           logFormat: options.logFormat ?? options.log?.format ?? "text",
           decoder: options.decoder ?? null,
         },
