@@ -1,5 +1,12 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { ConfigError, envNameOf, parseConfig, parseListenAddress, usage } from "../src/config.ts";
+import {
+  ConfigError,
+  defaultInferenceThreads,
+  envNameOf,
+  parseConfig,
+  parseListenAddress,
+  usage,
+} from "../src/config.ts";
 import { type SourceSpec, splitSourceArg } from "../src/source_uri.ts";
 
 function geometry(s: SourceSpec): [string, number, number, number] {
