@@ -8,7 +8,6 @@ import { createMetricsHandler } from "./metrics/server.ts";
 import { Batcher } from "./pose/batcher.ts";
 import { PoseDecoder } from "./pose/decoder.ts";
 import { buildDemoModel } from "./pose/demo_model.ts";
-import type { FrameSource } from "./pose/frame.ts";
 import type { InferenceRunner } from "./pose/inference.ts";
 import { createWorkerRunner } from "./pose/worker_runner.ts";
 import { JsonlSink } from "./pose/jsonl_sink.ts";
@@ -16,8 +15,7 @@ import { MetricsSink } from "./pose/metrics_sink.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "./pose/model_prep.ts";
 import { PoseProcessor } from "./pose/processor.ts";
 import type { ResultSink } from "./pose/result.ts";
-import { SyntheticSource } from "./pose/synthetic_source.ts";
-import { FfmpegSource } from "./pose/ffmpeg_source.ts";
+import { createSources } from "./pose/source_factory.ts";
 import { StreamLifecycle } from "./pose/stream_lifecycle.ts";
 import { SwappableRunner } from "./pose/swappable_runner.ts";
 import { GpuSupervisor } from "./gpu/gpu_supervisor.ts";
@@ -44,78 +42,6 @@ async function loadModel(config: Config, log: Logger): Promise<PreparedModel> {
     return prepareModel(buildDemoModel(), "built-in demo model");
   }
   return await loadModelFile(config.modelPath);
-}
-
-/** Thrown when a tool that a source needs (ffmpeg, ffprobe) cannot be run; names it and the streams. */
-export class MissingToolError extends Error {
-  constructor(tool: string, path: string, streams: string[], options?: ErrorOptions) {
-    super(
-      `Cannot start ${streams.join(", ")}: ${tool} not found at ${JSON.stringify(path)} ` +
-        `(install ffmpeg, or pass --${tool} PATH)`,
-      options,
-    );
-    this.name = "MissingToolError";
-  }
-}
-
-async function checkTool(
-  tool: "ffmpeg" | "ffprobe",
-  path: string,
-  streams: string[],
-): Promise<void> {
-  try {
-    await new Deno.Command(path, {
-      args: ["-version"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-      throw new MissingToolError(tool, path, streams, { cause: err });
-    }
-    throw err;
-  }
-}
-
-async function createSources(
-  config: Config,
-  model: PreparedModel,
-  lifecycles: StreamLifecycle[],
-): Promise<FrameSource[]> {
-  const ffmpegStreams = config.sources.filter((s) => s.kind === "ffmpeg").map((s) => s.id);
-  if (ffmpegStreams.length > 0) {
-    await checkTool("ffmpeg", config.ffmpegPath, ffmpegStreams);
-    await checkTool("ffprobe", config.ffprobePath, ffmpegStreams);
-  }
-  return config.sources.map((spec, stream) => {
-    if (spec.kind === "ffmpeg") {
-      return new FfmpegSource({
-        spec,
-        stream,
-        width: model.width,
-        height: model.height,
-        ffmpegPath: config.ffmpegPath,
-        ffprobePath: config.ffprobePath,
-        loop: config.loop,
-        realtime: config.realtime,
-        stallTimeoutMs: config.stallTimeoutSeconds * 1000,
-        retryMaxMs: config.retryMaxSeconds * 1000,
-        lifecycle: lifecycles[stream]!,
-      });
-    }
-    return new SyntheticSource({
-      id: spec.id,
-      stream,
-      sourceWidth: spec.width,
-      sourceHeight: spec.height,
-      width: model.width,
-      height: model.height,
-      fps: spec.fps,
-      burst: spec.burst,
-      lifecycle: lifecycles[stream]!,
-    });
-  });
 }
 
 function waitForStop(config: Config, log: Logger, signal: AbortSignal | undefined): {

@@ -111,3 +111,31 @@ Deno.test("cli - the start, demo and test tasks run with the exporter's permissi
     assertEquals(flags, [...EXPORTER_PERMISSIONS], name);
   }
 });
+
+Deno.test("cli - a missing ffmpeg stops the start only when a source needs it, naming it", async () => {
+  const missing = "/nonexistent/ffmpeg";
+  const needed = await runExporter([
+    "--source",
+    "lobby=/tmp/lobby.mp4",
+    "--listen",
+    `127.0.0.1:${freePort()}`,
+    "--ffmpeg",
+    missing,
+  ]);
+  assertEquals(needed.code, 1);
+  assert(
+    needed.stderr.includes(`Cannot start lobby: ffmpeg not found at "${missing}"`),
+    needed.stderr,
+  );
+  const unneeded = await runExporter([
+    "--streams",
+    "1",
+    "--listen",
+    `127.0.0.1:${freePort()}`,
+    "--ffmpeg",
+    missing,
+    "--duration",
+    "1",
+  ]);
+  assertEquals(unneeded.code, 0, unneeded.stderr);
+});
