@@ -3,11 +3,10 @@
 /// <reference lib="deno.worker" />
 
 import { createOrtRunner, type OrtRunner } from "./inference.ts";
-import { PoseDecoder, type PoseDecoderOptions } from "./decoder.ts";
-import { type LogFormat, Logger } from "../log.ts";
+import { PoseDecoder } from "./decoder.ts";
+import { Logger } from "../log.ts";
 import type { PreparedModel } from "./model_prep.ts";
-import type { ProviderChoice } from "../config.ts";
-import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
+import type { WorkerInitOptions, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 let runner: OrtRunner | null = null;
 let decoder: PoseDecoder | null = null;
@@ -24,14 +23,7 @@ function errorReply(id: number, err: unknown): WorkerReply {
 async function init(
   id: number,
   model: PreparedModel,
-  options: {
-    provider: ProviderChoice;
-    deviceId: number;
-    maxBatch: number;
-    intraOpThreads: number;
-    logFormat: LogFormat;
-    decoder: PoseDecoderOptions | null;
-  },
+  options: WorkerInitOptions,
 ): Promise<void> {
   decoder = options.decoder ? new PoseDecoder(options.decoder) : null;
   const log = new Logger({

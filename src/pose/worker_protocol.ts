@@ -6,21 +6,24 @@ import type { ProviderChoice } from "../config.ts";
 import type { Person, PoseDecoderOptions } from "./decoder.ts";
 import type { Letterbox } from "./frame.ts";
 
+/** How the worker builds its session and decoder. */
+export interface WorkerInitOptions {
+  provider: ProviderChoice;
+  deviceId: number;
+  maxBatch: number;
+  intraOpThreads: number;
+  logFormat: LogFormat;
+  /** When set, the worker decodes the poses and sends them instead of the raw output. */
+  decoder: PoseDecoderOptions | null;
+}
+
 /** What the main thread asks the inference worker. */
 export type WorkerRequest =
   | {
     type: "init";
     id: number;
     model: PreparedModel;
-    options: {
-      provider: ProviderChoice;
-      deviceId: number;
-      maxBatch: number;
-      intraOpThreads: number;
-      logFormat: LogFormat;
-      /** When set, the worker decodes the poses and sends them instead of the raw output. */
-      decoder: PoseDecoderOptions | null;
-    };
+    options: WorkerInitOptions;
   }
   | { type: "warm"; id: number; shape: number }
   | { type: "run"; id: number; shape: number; buffer: ArrayBuffer; letterboxes: Letterbox[] }
