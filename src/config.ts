@@ -113,7 +113,9 @@ export const FLAGS: readonly FlagSpec[] = [
     type: "string",
     multiple: true,
     arg: "[ID=]URI",
-    help: "a video source, repeatable: synthetic[:WxH][@FPS] (FPS 0 = as fast as possible)",
+    help:
+      "a video source, repeatable: a file, file://, rtsp(s)://, http(s)://, v4l2:/dev/videoN, " +
+      "testsrc[:WxH][@FPS], or synthetic[:WxH][@FPS][?burst=Ns@FPS] (FPS 0 = as fast as taken)",
   },
   { name: "streams", type: "string", arg: "N", default: "0", help: "add N synthetic sources" },
   { name: "loop", type: "boolean", help: "restart file sources at their end" },
