@@ -389,7 +389,7 @@ export function usage(): string {
   }
   lines.push(
     "",
-    "Example: pose-exporter --model yolo11n-pose.onnx --source cam1=synthetic:1920x1080@30",
+    "Example: pose-exporter --model yolo11n-pose.onnx --source cam1=rtsp://10.0.0.5/stream1 --source lobby=./lobby.mp4 --loop",
   );
   return lines.join("\n");
 }
