@@ -51,7 +51,6 @@ export class GpuMonitor {
   #stopped = false;
   #inFlight: Promise<unknown> = Promise.resolve();
   #lastProblem: string | null = null;
-  #lastPoll: GpuPoll | null = null;
   /** Whether a GPU reading has been seen. */
   available = false;
   /** Whether polling was given up for good (nvidia-smi missing). */
@@ -128,7 +127,6 @@ export class GpuMonitor {
       }
       this.available = true;
       this.#lastProblem = null;
-      this.#lastPoll = result.poll;
       return result.poll;
     }
     metrics.pollSuccess.set(0);
@@ -201,11 +199,6 @@ export class GpuMonitor {
       workingShape: shape,
       atMs: now,
     });
-  }
-
-  /** The last successful poll. */
-  get lastPoll(): GpuPoll | null {
-    return this.#lastPoll;
   }
 
   /** Stops polling and closes the reader. */

@@ -23,9 +23,4 @@ export class FramePool {
   release(buffer: Uint8Array): void {
     this.#free.push(buffer);
   }
-
-  /** Buffers waiting for reuse. */
-  get free(): number {
-    return this.#free.length;
-  }
 }

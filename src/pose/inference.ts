@@ -45,6 +45,12 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
+/** The smallest of `shapes` (ascending) that holds `frames` frames. */
+export function batchShapeFor(shapes: readonly number[], frames: number): number {
+  for (const shape of shapes) if (shape >= frames) return shape;
+  throw new RangeError(`Cannot run ${frames} frames: the largest batch shape is ${shapes.at(-1)}`);
+}
+
 /** Copies each frame's pixels into `buffer` one after the other; checks their size. */
 export function copyFrames(frames: readonly Frame[], buffer: Uint8Array, frameBytes: number): void {
   for (let i = 0; i < frames.length; i++) {
@@ -113,10 +119,7 @@ export class OrtRunner implements InferenceRunner {
 
   /** The smallest shape that holds `frames` frames. */
   shapeFor(frames: number): number {
-    for (const shape of this.shapes) if (shape >= frames) return shape;
-    throw new RangeError(
-      `Cannot run ${frames} frames: the largest batch shape is ${this.shapes.at(-1)}`,
-    );
+    return batchShapeFor(this.shapes, frames);
   }
 
   run(frames: readonly Frame[]): Promise<InferenceOutput> {

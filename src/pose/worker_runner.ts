@@ -1,6 +1,7 @@
 // An InferenceRunner whose session lives in a worker thread: the main event loop stays free during model runs.
 
 import {
+  batchShapeFor,
   copyFrames,
   type InferenceOutput,
   type InferenceRunner,
@@ -129,10 +130,7 @@ export class WorkerRunner implements InferenceRunner {
 
   /** The smallest shape that holds `frames` frames. */
   shapeFor(frames: number): number {
-    for (const shape of this.shapes) if (shape >= frames) return shape;
-    throw new RangeError(
-      `Cannot run ${frames} frames: the largest batch shape is ${this.shapes.at(-1)}`,
-    );
+    return batchShapeFor(this.shapes, frames);
   }
 
   #ask(request: WorkerRequest, transfer: Transferable[] = []): Promise<WorkerReply> {
