@@ -97,3 +97,30 @@ export function parseTypes(text: string): Map<string, string> {
   for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1]!, m[2]!);
   return types;
 }
+
+/** The value of the sample `name` whose labels include `labels`, or undefined. */
+export function sampleValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  return parseSamples(text).find((s) =>
+    s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
+  )?.value;
+}
+
+/** The JSON log records among `stderr`'s lines (`--log-format json`). */
+// deno-lint-ignore no-explicit-any -- log records are free-form objects read by key
+export function jsonLogs(stderr: string): any[] {
+  return stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+}
+
+/** Kills the exporter if it still runs (cleanup after a failed assertion) and waits for it. */
+export async function forceStop(exporter: ExporterProcess): Promise<void> {
+  try {
+    exporter.child.kill("SIGKILL");
+  } catch {
+    // already exited
+  }
+  await exporter.done;
+}

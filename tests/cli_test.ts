@@ -1,7 +1,7 @@
 // The exporter's command line as a user meets it: help, version, refusals and their exit codes.
 
 import { assert, assertEquals } from "./_assert.ts";
-import { fixturePath, freePort, runExporter } from "./_helpers.ts";
+import { fixturePath, freePort, jsonLogs, runExporter } from "./_helpers.ts";
 import { VERSION } from "../src/version.ts";
 
 Deno.test("cli - --help prints every flag and exits 0", async () => {
@@ -96,7 +96,7 @@ Deno.test("cli - --duration stops the exporter by itself with exit 0", async () 
     "json",
   ]);
   assertEquals(code, 0, stderr);
-  const stopped = stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l))
+  const stopped = jsonLogs(stderr)
     .find((l) => l.msg === "stopping");
   assertEquals(stopped?.reason, "duration elapsed");
 });

@@ -1,7 +1,15 @@
 // Runs the real exporter as a subprocess, scrapes it, lints the scrape with promtool, stops it with SIGTERM.
 
 import { assert, assertEquals } from "./_assert.ts";
-import { freePort, parseSamples, parseTypes, pollUntil, startExporter } from "./_helpers.ts";
+import {
+  forceStop,
+  freePort,
+  jsonLogs,
+  parseSamples,
+  parseTypes,
+  pollUntil,
+  startExporter,
+} from "./_helpers.ts";
 
 /** Findings promtool may report: the contract's own names, and prom-client's default metrics. */
 const ALLOWED_LINT = [
@@ -92,7 +100,7 @@ Deno.test("exporter - serves linted metrics for 2 synthetic streams and stops cl
     exporter.child.kill("SIGTERM");
     const { code, stderr } = await exporter.done;
     assertEquals(code, 0, stderr);
-    const logs = stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const logs = jsonLogs(stderr);
     const stopped = logs.find((l) => l.msg === "stopped");
     assert(stopped, `no "stopped" log line in:\n${stderr}`);
     const lines = (await Deno.readTextFile(results)).split("\n").filter((l) => l !== "");
@@ -117,12 +125,7 @@ Deno.test("exporter - serves linted metrics for 2 synthetic streams and stops cl
       }
     }
   } finally {
-    try {
-      exporter.child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await exporter.done;
+    await forceStop(exporter);
     await Deno.remove(results);
   }
 });

@@ -1,19 +1,15 @@
 // The exporter with the fake nvidia-smi: VRAM metrics follow it, the ratio and the solver act, failures stay contained.
 
 import { assert, assertEquals } from "./_assert.ts";
-import { freePort, parseSamples, pollUntil, startExporter } from "./_helpers.ts";
+import {
+  forceStop,
+  freePort,
+  jsonLogs,
+  pollUntil,
+  sampleValue,
+  startExporter,
+} from "./_helpers.ts";
 import { FAKE_NVIDIA_SMI, FakeGpuState, h200 } from "./fakes/fake_gpu.ts";
-
-function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  return parseSamples(text).find((s) =>
-    s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
-  )
-    ?.value;
-}
 
 const UUID = h200(0, 0).uuid;
 
@@ -50,20 +46,23 @@ Deno.test("gpu - vram_usage_mb and the ratio follow the fake; each failure mode 
   const port = freePort();
   const url = `http://127.0.0.1:${port}/metrics`;
   const exporter = startExporter(gpuArgs(port, "off"), state.env);
-  const fpsUp = (t: string) => (sample(t, "pose_fps", { stream_id: "s0" }) ?? 0) > 0;
+  const fpsUp = (t: string) => (sampleValue(t, "pose_fps", { stream_id: "s0" }) ?? 0) > 0;
   try {
     let text = await pollUntil(
       url,
-      (t) => sample(t, "vram_usage_mb", { device_id: "0" }) === 1337 && fpsUp(t),
+      (t) => sampleValue(t, "vram_usage_mb", { device_id: "0" }) === 1337 && fpsUp(t),
     );
     // Calibrated at 1000 MiB and using 1000: no waste.
     text = await pollUntil(
       url,
-      (t) => sample(t, "vram_fragmentation_ratio", { device_id: "0" }) === 0,
+      (t) => sampleValue(t, "vram_fragmentation_ratio", { device_id: "0" }) === 0,
     );
-    assertEquals(sample(text, "gpu_info", { device_id: "0", uuid: UUID, name: "NVIDIA H200" }), 1);
     assertEquals(
-      sample(text, "pose_gpu_session_needed_bytes", { device_id: "0", batch_shape: "1" }),
+      sampleValue(text, "gpu_info", { device_id: "0", uuid: UUID, name: "NVIDIA H200" }),
+      1,
+    );
+    assertEquals(
+      sampleValue(text, "pose_gpu_session_needed_bytes", { device_id: "0", batch_shape: "1" }),
       1000 * 2 ** 20,
     );
 
@@ -72,38 +71,41 @@ Deno.test("gpu - vram_usage_mb and the ratio follow the fake; each failure mode 
       gpus: [h200(0, 4337)],
       apps: [{ pid: "parent", gpu_uuid: UUID, used: 4000 }],
     });
-    text = await pollUntil(url, (t) => sample(t, "vram_usage_mb", { device_id: "0" }) === 4337);
     text = await pollUntil(
       url,
-      (t) => sample(t, "vram_fragmentation_ratio", { device_id: "0" }) === 0.75,
+      (t) => sampleValue(t, "vram_usage_mb", { device_id: "0" }) === 4337,
+    );
+    text = await pollUntil(
+      url,
+      (t) => sampleValue(t, "vram_fragmentation_ratio", { device_id: "0" }) === 0.75,
     );
     assertEquals(
-      sample(text, "pose_gpu_memory_exporter_bytes", { device_id: "0" }),
+      sampleValue(text, "pose_gpu_memory_exporter_bytes", { device_id: "0" }),
       4000 * 2 ** 20,
     );
     assertEquals(
-      sample(text, "pose_solver_actions_total", { kind: "rebuild", outcome: "done" }),
+      sampleValue(text, "pose_solver_actions_total", { kind: "rebuild", outcome: "done" }),
       0,
       "--solver off",
     );
 
     // Garbage lines are skipped and counted.
     await state.set({ mode: "garbage", gpus: [h200(0, 4337)], apps: [] });
-    text = await pollUntil(url, (t) => (sample(t, "pose_gpu_garbage_lines_total") ?? 0) > 0);
+    text = await pollUntil(url, (t) => (sampleValue(t, "pose_gpu_garbage_lines_total") ?? 0) > 0);
     assert(fpsUp(text));
     // A hang is killed, counted and retried.
     await state.set({ mode: "hang", gpus: [h200(0, 4337)], apps: [] });
     text = await pollUntil(
       url,
-      (t) => (sample(t, "pose_gpu_poll_errors_total", { reason: "timeout" }) ?? 0) > 0,
+      (t) => (sampleValue(t, "pose_gpu_poll_errors_total", { reason: "timeout" }) ?? 0) > 0,
     );
-    assertEquals(sample(text, "pose_gpu_poll_success"), 0);
+    assertEquals(sampleValue(text, "pose_gpu_poll_success"), 0);
     assert(fpsUp(text));
     // The GPU disappears: its series go, pose metrics stay.
     await state.set({ mode: "ok", gpus: [], apps: [] });
     text = await pollUntil(
       url,
-      (t) => sample(t, "vram_usage_mb", { device_id: "0" }) === undefined,
+      (t) => sampleValue(t, "vram_usage_mb", { device_id: "0" }) === undefined,
       15_000,
     );
     assert(fpsUp(text));
@@ -111,7 +113,7 @@ Deno.test("gpu - vram_usage_mb and the ratio follow the fake; each failure mode 
     await state.set({ mode: "no_devices", gpus: [], apps: [] });
     await new Promise((r) => setTimeout(r, 600));
     text = await (await fetch(url)).text();
-    assertEquals(sample(text, "vram_usage_mb", { device_id: "0" }), undefined);
+    assertEquals(sampleValue(text, "vram_usage_mb", { device_id: "0" }), undefined);
     assert(fpsUp(text));
     // And it comes back.
     await state.set({
@@ -120,7 +122,7 @@ Deno.test("gpu - vram_usage_mb and the ratio follow the fake; each failure mode 
     });
     text = await pollUntil(
       url,
-      (t) => sample(t, "vram_usage_mb", { device_id: "0" }) === 2000,
+      (t) => sampleValue(t, "vram_usage_mb", { device_id: "0" }) === 2000,
       15_000,
     );
 
@@ -128,12 +130,7 @@ Deno.test("gpu - vram_usage_mb and the ratio follow the fake; each failure mode 
     const { code, stderr } = await exporter.done;
     assertEquals(code, 0, stderr);
   } finally {
-    try {
-      exporter.child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await exporter.done;
+    await forceStop(exporter);
     await state.remove();
   }
 });
@@ -148,7 +145,10 @@ Deno.test("gpu - the solver rebuilds the session when fragmentation stays high, 
   const results = await Deno.makeTempFile({ suffix: ".jsonl" });
   const exporter = startExporter([...gpuArgs(port, "on"), "--results", results], state.env);
   try {
-    await pollUntil(url, (t) => sample(t, "vram_fragmentation_ratio", { device_id: "0" }) === 0);
+    await pollUntil(
+      url,
+      (t) => sampleValue(t, "vram_fragmentation_ratio", { device_id: "0" }) === 0,
+    );
     await state.set({
       gpus: [h200(0, 6337)],
       apps: [{ pid: "parent", gpu_uuid: UUID, used: 6000 }],
@@ -156,41 +156,36 @@ Deno.test("gpu - the solver rebuilds the session when fragmentation stays high, 
     const text = await pollUntil(
       url,
       (t) =>
-        (sample(t, "pose_solver_actions_total", { kind: "rebuild", outcome: "done" }) ?? 0) >= 1,
+        (sampleValue(t, "pose_solver_actions_total", { kind: "rebuild", outcome: "done" }) ?? 0) >=
+          1,
     );
     assertEquals(
-      sample(text, "pose_solver_actions_total", { kind: "rebuild", outcome: "failed" }),
+      sampleValue(text, "pose_solver_actions_total", { kind: "rebuild", outcome: "failed" }),
       0,
     );
-    const before = sample(text, "pose_frames_total", { stream_id: "s0" }) ?? 0;
+    const before = sampleValue(text, "pose_frames_total", { stream_id: "s0" }) ?? 0;
     await pollUntil(
       url,
-      (t) => (sample(t, "pose_frames_total", { stream_id: "s0" }) ?? 0) > before + 10,
+      (t) => (sampleValue(t, "pose_frames_total", { stream_id: "s0" }) ?? 0) > before + 10,
     );
     exporter.child.kill("SIGTERM");
     const { code, stderr } = await exporter.done;
     assertEquals(code, 0, stderr);
-    const logs = stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const logs = jsonLogs(stderr);
     const rebuilt = logs.find((l) => l.msg === "session rebuilt");
     assertEquals(rebuilt?.used_mib_before, 6000);
-    // No frame lost or decoded twice across the swap: per stream, frames are 0..n-1 exactly.
+    // Across the swap, per stream: frames in order and none decoded twice.
     const lines = (await Deno.readTextFile(results)).split("\n").filter((l) => l !== "").map((l) =>
       JSON.parse(l)
     );
+    assert(logs.some((l) => l.msg === "stopped"), "a clean stop");
     for (const stream of ["s0", "s1"]) {
       const seqs = lines.filter((l) => l.stream_id === stream).map((l) => l.frame);
-      const dropped = logs.find((l) => l.msg === "stopped");
-      assert(dropped);
       assertEquals(new Set(seqs).size, seqs.length, `${stream}: no frame decoded twice`);
       for (let i = 1; i < seqs.length; i++) assert(seqs[i]! > seqs[i - 1]!, `${stream}: in order`);
     }
   } finally {
-    try {
-      exporter.child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await exporter.done;
+    await forceStop(exporter);
     await state.remove();
     await Deno.remove(results);
   }

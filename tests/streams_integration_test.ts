@@ -1,7 +1,7 @@
 // The exporter with real ffmpeg sources: good, missing, cut-off and HTTP streams side by side.
 
 import { assert, assertEquals } from "./_assert.ts";
-import { freePort, parseSamples, pollUntil, startExporter } from "./_helpers.ts";
+import { forceStop, freePort, pollUntil, sampleValue, startExporter } from "./_helpers.ts";
 import { cutInHalf, makeVideo, processesMentioning } from "./_media.ts";
 
 function startHttpServer(dir: string, port: number): Deno.ChildProcess {
@@ -11,12 +11,6 @@ function startHttpServer(dir: string, port: number): Deno.ChildProcess {
     stdout: "null",
     stderr: "null",
   }).spawn();
-}
-
-function value(text: string, name: string, labels: Record<string, string>): number | undefined {
-  return parseSamples(text).find((s) =>
-    s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
-  )?.value;
 }
 
 Deno.test("streams - broken sources are visible, good ones keep going, HTTP recovers, no ffmpeg is left", async () => {
@@ -50,20 +44,25 @@ Deno.test("streams - broken sources are visible, good ones keep going, HTTP reco
     const text = await pollUntil(
       url,
       (t) =>
-        (value(t, "pose_fps", { stream_id: "good" }) ?? 0) > 0 &&
-        (value(t, "pose_fps", { stream_id: "web" }) ?? 0) > 0 &&
-        (value(t, "pose_stream_failures_total", { stream_id: "missing", reason: "unreadable" }) ??
+        (sampleValue(t, "pose_fps", { stream_id: "good" }) ?? 0) > 0 &&
+        (sampleValue(t, "pose_fps", { stream_id: "web" }) ?? 0) > 0 &&
+        (sampleValue(t, "pose_stream_failures_total", {
+            stream_id: "missing",
+            reason: "unreadable",
+          }) ??
             0) >= 1 &&
-        (value(t, "pose_stream_failures_total", { stream_id: "cut", reason: "unreadable" }) ?? 0) >=
+        (sampleValue(t, "pose_stream_failures_total", { stream_id: "cut", reason: "unreadable" }) ??
+            0) >=
           1,
       60_000,
     );
-    assertEquals(value(text, "pose_stream_up", { stream_id: "good" }), 1);
-    assertEquals(value(text, "pose_stream_up", { stream_id: "web" }), 1);
-    assertEquals(value(text, "pose_stream_up", { stream_id: "missing" }), 0);
-    assertEquals(value(text, "pose_stream_up", { stream_id: "cut" }), 0);
+    assertEquals(sampleValue(text, "pose_stream_up", { stream_id: "good" }), 1);
+    assertEquals(sampleValue(text, "pose_stream_up", { stream_id: "web" }), 1);
+    assertEquals(sampleValue(text, "pose_stream_up", { stream_id: "missing" }), 0);
+    assertEquals(sampleValue(text, "pose_stream_up", { stream_id: "cut" }), 0);
     assert(
-      (value(text, "pose_stream_last_frame_timestamp_seconds", { stream_id: "good" }) ?? 0) > 1e9,
+      (sampleValue(text, "pose_stream_last_frame_timestamp_seconds", { stream_id: "good" }) ?? 0) >
+        1e9,
     );
     assertEquals(
       (await fetch(`http://127.0.0.1:${port}/readyz`).then(async (
@@ -75,21 +74,28 @@ Deno.test("streams - broken sources are visible, good ones keep going, HTTP reco
     // The HTTP server goes away: the web stream goes down ...
     server.kill("SIGKILL");
     await server.status;
-    await pollUntil(url, (t) => value(t, "pose_stream_up", { stream_id: "web" }) === 0, 30_000);
+    await pollUntil(
+      url,
+      (t) => sampleValue(t, "pose_stream_up", { stream_id: "web" }) === 0,
+      30_000,
+    );
     const downText = await (await fetch(url)).text();
     assert(
-      (value(downText, "pose_fps", { stream_id: "good" }) ?? 0) > 0,
+      (sampleValue(downText, "pose_fps", { stream_id: "good" }) ?? 0) > 0,
       "the good stream kept going",
     );
-    const restartsBefore = value(downText, "pose_stream_restarts_total", { stream_id: "web" }) ?? 0;
+    const restartsBefore =
+      sampleValue(downText, "pose_stream_restarts_total", { stream_id: "web" }) ?? 0;
     // ... and comes back by itself once the server is back.
     server = startHttpServer(dir, httpPort);
     const back = await pollUntil(
       url,
-      (t) => value(t, "pose_stream_up", { stream_id: "web" }) === 1,
+      (t) => sampleValue(t, "pose_stream_up", { stream_id: "web" }) === 1,
       30_000,
     );
-    assert((value(back, "pose_stream_restarts_total", { stream_id: "web" }) ?? 0) > restartsBefore);
+    assert(
+      (sampleValue(back, "pose_stream_restarts_total", { stream_id: "web" }) ?? 0) > restartsBefore,
+    );
 
     exporter.child.kill("SIGTERM");
     const { code, stderr } = await exporter.done;
@@ -100,12 +106,7 @@ Deno.test("streams - broken sources are visible, good ones keep going, HTTP reco
       "no ffmpeg is left behind",
     );
   } finally {
-    try {
-      exporter.child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await exporter.done;
+    await forceStop(exporter);
     server.kill("SIGKILL");
     await server.status;
     await Deno.remove(dir, { recursive: true });
