@@ -1,19 +1,32 @@
-// pose-exporter's entry point: parses flags, then runs the exporter.
+// pose-exporter's entry point: picks the subcommand (the exporter when none is named) and runs it.
 
 import { ConfigError, parseConfig, usage } from "./src/config.ts";
-import { EXIT, runApp } from "./src/app.ts";
+import { EXIT } from "./src/exit_codes.ts";
 import { Logger } from "./src/log.ts";
 import { VERSION } from "./src/version.ts";
 
 const encoder = new TextEncoder();
 
+/** A subcommand: takes the arguments after its name and returns the exit code. */
+export type Subcommand = (args: string[]) => Promise<number>;
+
 /**
- * Runs pose-exporter with command-line arguments.
+ * The subcommands besides the exporter itself, by name. Each module exports one
+ * `(args) => Promise<number>` function and is loaded only when its name is given.
+ */
+const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
+  doctor: async () => (await import("./src/doctor/doctor_command.ts")).doctorCommand,
+  selfcheck: async () => (await import("./src/commands/selfcheck.ts")).selfcheckCommand,
+  healthcheck: async () => (await import("./src/commands/healthcheck.ts")).healthcheckCommand,
+};
+
+/**
+ * Runs the exporter with command-line flags.
  *
- * @param args the arguments after the program name
+ * @param args the flags after the program name
  * @returns the exit code
  */
-export async function main(args: string[]): Promise<number> {
+async function runExporter(args: string[]): Promise<number> {
   let config;
   try {
     config = parseConfig(args, Deno.env.toObject());
@@ -25,7 +38,7 @@ export async function main(args: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (config.help) {
-    Deno.stdout.writeSync(encoder.encode(usage() + "\n"));
+    Deno.stdout.writeSync(encoder.encode(usage(Object.keys(SUBCOMMANDS)) + "\n"));
     return EXIT.ok;
   }
   if (config.version) {
@@ -33,7 +46,22 @@ export async function main(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const log = new Logger({ format: config.logFormat, level: config.logLevel });
-  return await runApp(config, { log });
+  // Loaded here, so subcommands (doctor, healthcheck) never load ONNX Runtime's native addon.
+  const { runApp } = await import("./src/app.ts");
+  return await runApp(config, { log, releaseSignals: false });
+}
+
+/**
+ * Runs pose-exporter with command-line arguments: `pose-exporter [SUBCOMMAND] [flags]`.
+ *
+ * @param args the arguments after the program name
+ * @returns the exit code
+ */
+export async function main(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  const load = first !== undefined ? SUBCOMMANDS[first] : undefined;
+  if (load !== undefined) return await (await load())(rest);
+  return await runExporter(args);
 }
 
 if (import.meta.main) {

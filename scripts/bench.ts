@@ -9,16 +9,27 @@ import { buildDemoModel } from "../src/pose/demo_model.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "../src/pose/model_prep.ts";
 import { type InferenceRunner, sessionOptions } from "../src/pose/inference.ts";
 import { createWorkerRunner } from "../src/pose/worker_runner.ts";
-import { Batcher } from "../src/pose/batcher.ts";
-import { PoseDecoder } from "../src/pose/decoder.ts";
-import { PoseProcessor } from "../src/pose/processor.ts";
-import { MetricsSink } from "../src/pose/metrics_sink.ts";
-import { renderSyntheticCycle, SyntheticSource } from "../src/pose/synthetic_source.ts";
+import { Pipeline } from "../src/pipeline/pipeline.ts";
+import type { PoseProcessor } from "../src/pipeline/processor.ts";
+import { resolveSourceArgs } from "../src/sources/source_uri.ts";
+import { renderSyntheticCycle, SyntheticSource } from "../src/sources/synthetic_source.ts";
 import { PoseMetrics } from "../src/metrics/pose_metrics.ts";
 import { createMetricsHandler } from "../src/metrics/server.ts";
 import {
   DROP_REASONS,
   LATENCY_BUCKETS_SECONDS,
+  POSE_FPS,
+  POSE_FRAMES_DROPPED_TOTAL,
+  POSE_FRAMES_TOTAL,
+  POSE_LATENCY_MS,
+  POSE_LATENCY_SECONDS,
+  POSE_PERSONS,
+  POSE_PERSONS_DETECTED_TOTAL,
+  POSE_QUEUE_DEPTH,
+  POSE_STREAM_FAILURES_TOTAL,
+  POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS,
+  POSE_STREAM_RESTARTS_TOTAL,
+  POSE_STREAM_UP,
   STREAM_DOWN_REASONS,
 } from "../src/metrics/definitions.ts";
 import { Logger } from "../src/log.ts";
@@ -204,68 +215,66 @@ async function measureJsConversion(
   }
 }
 
-interface Pipeline {
+/** The exporter's pipeline as the benchmark drives it. */
+interface BenchPipeline {
   metrics: PoseMetrics;
   processor: PoseProcessor;
+  /** The stream ids, by index. */
+  ids: string[];
   /** Stops the sources and waits until every queued frame is processed. */
   pause: () => Promise<void>;
   resume: () => void;
   stop: () => Promise<void>;
 }
 
-/** Starts the exporter's path: synthetic sources at FPS 0 -> batcher -> inference -> decoder -> metrics. */
+/**
+ * Starts the exporter's own wiring ({@linkcode Pipeline}, as the exporter builds it): synthetic
+ * sources at FPS 0 -> batcher -> inference and decoding in the worker -> metrics.
+ */
 function startPipeline(
   model: PreparedModel,
   runner: InferenceRunner,
   streams: number,
-  o: BenchOptions,
-): Pipeline {
-  const ids = Array.from({ length: streams }, (_, i) => `s${i}`);
-  const metrics = new PoseMetrics(ids, { maxBatchSize: o.batchSize });
-  const batcher = new Batcher(streams, {
-    maxBatch: Math.min(o.batchSize, runner.shapes.at(-1)!),
-    timeoutMs: 20,
-    queueFrames: 4,
-    onDrop: (f) => metrics.recordDrop(f.stream, "queue_full"),
-  });
-  const processor = new PoseProcessor({
-    batcher,
+): BenchPipeline {
+  const metrics = new PoseMetrics([], { batchShapes: runner.shapes });
+  const pipeline = new Pipeline({
     runner,
-    decoder: new PoseDecoder(),
-    streamIds: ids,
-    sinks: [new MetricsSink(metrics)],
     metrics,
     log: QUIET,
+    batchTimeoutMs: 20,
+    queueFrames: 4,
+    createSource: (spec, lifecycle) => {
+      if (spec.kind !== "synthetic") throw new Error(`the bench runs synthetic sources only`);
+      return new SyntheticSource({
+        id: spec.id,
+        stream: lifecycle.stream,
+        sourceWidth: spec.width,
+        sourceHeight: spec.height,
+        width: model.width,
+        height: model.height,
+        fps: spec.fps,
+      });
+    },
   });
-  const sources = ids.map((id, stream) =>
-    new SyntheticSource({
-      id,
-      stream,
-      sourceWidth: 1280,
-      sourceHeight: 720,
-      width: model.width,
-      height: model.height,
-      fps: 0,
-    })
+  const loop = pipeline.processor.run();
+  const { sources } = resolveSourceArgs(
+    Array.from({ length: streams }, (_, i) => ({ text: `s${i}=synthetic@0`, origin: "bench" })),
   );
-  const loop = processor.run();
-  sources.forEach((s, i) => {
-    metrics.startStream(i);
-    s.start(batcher);
-  });
+  for (const spec of sources) pipeline.streams.add(spec);
+  const running = () => pipeline.streams.streams.map((s) => s.source);
   return {
     metrics,
-    processor,
+    processor: pipeline.processor,
+    ids: sources.map((s) => s.id),
     pause: async () => {
-      await Promise.all(sources.map((s) => s.stop()));
-      while (batcher.size > 0) await new Promise((r) => setTimeout(r, 20));
+      await Promise.all(running().map((s) => s.stop()));
+      while (pipeline.batcher.size > 0) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 200));
     },
-    resume: () => sources.forEach((s) => s.start(batcher)),
+    resume: () => running().forEach((s) => s.start(pipeline.batcher)),
     stop: async () => {
-      await Promise.all(sources.map((s) => s.stop()));
-      batcher.close();
-      batcher.drain();
+      await Promise.all(running().map((s) => s.stop()));
+      pipeline.stopIntake();
       await loop;
     },
   };
@@ -278,7 +287,7 @@ async function measurePipeline(
   o: BenchOptions,
   frames: number,
 ): Promise<number> {
-  const pipeline = startPipeline(model, runner, o.streams, o);
+  const pipeline = startPipeline(model, runner, o.streams);
   await new Promise((r) => setTimeout(r, WARM_UP_MS));
   const start = pipeline.processor.processed;
   const started = performance.now();
@@ -300,7 +309,7 @@ function plainPromClientSeries(registry: client.Registry) {
     new client.Counter({ name, help: name, labelNames: labels, registers: [registry] });
   return {
     summary: new client.Summary({
-      name: "pose_latency_ms",
+      name: POSE_LATENCY_MS.name,
       help: "latency",
       labelNames,
       percentiles: [0.5, 0.9, 0.99],
@@ -309,22 +318,22 @@ function plainPromClientSeries(registry: client.Registry) {
       registers: [registry],
     }),
     histogram: new client.Histogram({
-      name: "pose_latency_seconds",
+      name: POSE_LATENCY_SECONDS.name,
       help: "latency",
       labelNames,
       buckets: LATENCY_BUCKETS_SECONDS,
       registers: [registry],
     }),
-    fps: gauge("pose_fps"),
-    persons: gauge("pose_persons"),
-    queueDepth: gauge("pose_queue_depth"),
-    up: gauge("pose_stream_up"),
-    lastFrame: gauge("pose_stream_last_frame_timestamp_seconds"),
-    frames: counter("pose_frames_total"),
-    personsTotal: counter("pose_persons_detected_total"),
-    restarts: counter("pose_stream_restarts_total"),
-    drops: counter("pose_frames_dropped_total", ["stream_id", "reason"]),
-    failures: counter("pose_stream_failures_total", ["stream_id", "reason"]),
+    fps: gauge(POSE_FPS.name),
+    persons: gauge(POSE_PERSONS.name),
+    queueDepth: gauge(POSE_QUEUE_DEPTH.name),
+    up: gauge(POSE_STREAM_UP.name),
+    lastFrame: gauge(POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS.name),
+    frames: counter(POSE_FRAMES_TOTAL.name),
+    personsTotal: counter(POSE_PERSONS_DETECTED_TOTAL.name),
+    restarts: counter(POSE_STREAM_RESTARTS_TOTAL.name),
+    drops: counter(POSE_FRAMES_DROPPED_TOTAL.name, ["stream_id", "reason"]),
+    failures: counter(POSE_STREAM_FAILURES_TOTAL.name, ["stream_id", "reason"]),
   };
 }
 
@@ -370,7 +379,7 @@ async function scrapeFor(
 
 /** Frames the pipeline decodes per second over `seconds`, while `during` runs. */
 async function fpsWhile(
-  pipeline: Pipeline,
+  pipeline: BenchPipeline,
   seconds: number,
   during: () => Promise<unknown>,
 ): Promise<number> {
@@ -382,8 +391,8 @@ async function fpsWhile(
 
 /** Phase 3: scrape latency of the exporter and of plain prom-client, and the pipeline's fps with and without scraping. */
 async function measureScrape(model: PreparedModel, runner: InferenceRunner, o: BenchOptions) {
-  const pipeline = startPipeline(model, runner, o.scrapeStreams, o);
-  const ids = pipeline.metrics.streamIds as string[];
+  const pipeline = startPipeline(model, runner, o.scrapeStreams);
+  const ids = pipeline.ids;
   // Both registries hold a full window: 30 fps x 60 s of latency samples per stream.
   const samples = 1800;
   const now = performance.now();

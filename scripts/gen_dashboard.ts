@@ -106,6 +106,21 @@ export const ROWS: RowSpec[] = [
         })),
       },
       {
+        title: "Time per pipeline stage",
+        description:
+          "p50 and p99 seconds a frame spends in each stage (pose_stage_latency_seconds, all streams): " +
+          "source (reading/decoding), queue (waiting for its batch), handoff (between threads), " +
+          "inference, postprocess (decoding and NMS), sink (results and metrics). The stage " +
+          "with the highest line is where latency goes.",
+        type: "timeseries",
+        unit: "s",
+        targets: [0.5, 0.99].map((q) => ({
+          expr:
+            `histogram_quantile(${q}, sum by (le, stage) (rate(pose_stage_latency_seconds_bucket{${I}}[$__rate_interval])))`,
+          legend: `{{stage}} p${q * 100}`,
+        })),
+      },
+      {
         title: "Drops by reason",
         description:
           "Frames dropped per second, by stream and reason (queue_full: the stream fell behind).",

@@ -119,7 +119,7 @@ export function fixtureModels(): Record<string, Uint8Array> {
 }
 
 if (import.meta.main) {
-  const dir = new URL("../tests/fixtures/", import.meta.url);
+  const dir = new URL("../tests/fixtures", import.meta.url);
   await Deno.mkdir(dir, { recursive: true });
   for (const [name, bytes] of Object.entries(fixtureModels())) {
     await Deno.writeFile(new URL(name, dir), bytes);

@@ -3,6 +3,16 @@
 // burst of large batches and then a slow rate, so the fragmentation solver has something to give back.
 // Usage: deno run -A scripts/gpu_check.ts [--provider cuda|cpu|auto] [--streams N] [--seconds S] [--burst]
 
+import {
+  POSE_EXPORTER_INFO,
+  POSE_FPS,
+  POSE_GPU_MEMORY_EXPORTER_BYTES,
+  POSE_GPU_WORKING_BATCH_SHAPE,
+  POSE_LATENCY_MS,
+  POSE_SOLVER_ACTIONS_TOTAL,
+  VRAM_FRAGMENTATION_RATIO,
+  VRAM_USAGE_MB,
+} from "../src/metrics/definitions.ts";
 import { parseArgs } from "node:util";
 import { EXPORTER_PERMISSIONS } from "../src/permissions.ts";
 
@@ -42,17 +52,17 @@ function read(text: string, t: number): Sample {
   const finite = (values: number[]) => values.filter((v) => Number.isFinite(v));
   return {
     t,
-    provider: s.find((x) => x.name === "pose_exporter_info")?.labels.provider ?? "?",
-    fps: all("pose_fps").reduce((a, b) => a + b, 0),
-    p50: Math.max(0, ...finite(all("pose_latency_ms", { quantile: "0.5" }))),
-    p99: Math.max(0, ...finite(all("pose_latency_ms", { quantile: "0.99" }))),
-    vramMiB: one("vram_usage_mb"),
-    exporterMiB: one("pose_gpu_memory_exporter_bytes") === null
+    provider: s.find((x) => x.name === POSE_EXPORTER_INFO.name)?.labels.provider ?? "?",
+    fps: all(POSE_FPS.name).reduce((a, b) => a + b, 0),
+    p50: Math.max(0, ...finite(all(POSE_LATENCY_MS.name, { quantile: "0.5" }))),
+    p99: Math.max(0, ...finite(all(POSE_LATENCY_MS.name, { quantile: "0.99" }))),
+    vramMiB: one(VRAM_USAGE_MB.name),
+    exporterMiB: one(POSE_GPU_MEMORY_EXPORTER_BYTES.name) === null
       ? null
-      : one("pose_gpu_memory_exporter_bytes")! / 2 ** 20,
-    ratio: one("vram_fragmentation_ratio"),
-    workingShape: one("pose_gpu_working_batch_shape"),
-    rebuilds: all("pose_solver_actions_total", { outcome: "done" }).reduce((a, b) => a + b, 0),
+      : one(POSE_GPU_MEMORY_EXPORTER_BYTES.name)! / 2 ** 20,
+    ratio: one(VRAM_FRAGMENTATION_RATIO.name),
+    workingShape: one(POSE_GPU_WORKING_BATCH_SHAPE.name),
+    rebuilds: all(POSE_SOLVER_ACTIONS_TOTAL.name, { outcome: "done" }).reduce((a, b) => a + b, 0),
   };
 }
 

@@ -1,28 +1,27 @@
-// Wires the parts together, starts them, serves HTTP and stops everything cleanly on a signal.
+// Wires the parts together: small start phases, one reload action and one stop path that every
+// exit goes through, with a deadline.
 
 import type { Config } from "./config.ts";
 import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { PoseMetrics } from "./metrics/pose_metrics.ts";
-import { createMetricsHandler } from "./metrics/server.ts";
-import { Batcher } from "./pose/batcher.ts";
-import { PoseDecoder } from "./pose/decoder.ts";
+import { createMetricsHandler, type Readiness } from "./metrics/server.ts";
 import { buildDemoModel } from "./pose/demo_model.ts";
-import type { InferenceRunner } from "./pose/inference.ts";
 import { createWorkerRunner } from "./pose/worker_runner.ts";
-import { JsonlSink } from "./pose/jsonl_sink.ts";
-import { MetricsSink } from "./pose/metrics_sink.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "./pose/model_prep.ts";
-import { PoseProcessor } from "./pose/processor.ts";
-import type { ResultSink } from "./pose/result.ts";
-import { createSources } from "./pose/source_factory.ts";
-import { StreamLifecycle } from "./pose/stream_lifecycle.ts";
 import { SwappableRunner } from "./pose/swappable_runner.ts";
+import { JsonlSink } from "./pipeline/jsonl_sink.ts";
+import { Pipeline } from "./pipeline/pipeline.ts";
+import { checkSourceTools, type SourceFactoryOptions } from "./sources/source_factory.ts";
+import { type DecoderChoice, DecoderChooser } from "./sources/nvdec_probe.ts";
+import type { SourceSpec } from "./sources/source_uri.ts";
+import { loadSources, SourcesFileError, watchSourcesFile } from "./sources/sources_file.ts";
 import { GpuSupervisor } from "./gpu/gpu_supervisor.ts";
-import { StatusDisplay } from "./status_display.ts";
+import { StatusDisplay } from "./terminal/status_display.ts";
+import { LiveView } from "./web/live_view.ts";
+import { deadlineAfter, StopControl } from "./stop_control.ts";
 
-/** Exit codes of the exporter. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+import { EXIT } from "./exit_codes.ts";
 
 /** A frame must have been decoded this recently for /readyz to answer ready. */
 const READY_WINDOW_MS = 10_000;
@@ -34,6 +33,33 @@ export interface RunAppOptions {
   signal?: AbortSignal;
   /** Whether stderr is a terminal (for the live status). @default {Deno.stderr.isTerminal()} */
   terminal?: boolean;
+  /**
+   * Remove the signal listeners when done. The CLI keeps them until it exits, so that a late
+   * second signal cannot kill it between the last log line and the exit. @default {true}
+   */
+  releaseSignals?: boolean;
+}
+
+/** The outcome of one reload. */
+export interface ReloadOutcome {
+  ok: boolean;
+  message: string;
+}
+
+/** Thrown by a start phase with the one line the user sees; exit code 1 (2 for bad input). */
+export class StartError extends Error {
+  readonly exitCode: number;
+
+  constructor(message: string, exitCode: number = EXIT.failure, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StartError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** The file name of a path, for labels and logs that should not publish directories. */
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 async function loadModel(config: Config, log: Logger): Promise<PreparedModel> {
@@ -44,131 +70,200 @@ async function loadModel(config: Config, log: Logger): Promise<PreparedModel> {
   return await loadModelFile(config.modelPath);
 }
 
-function waitForStop(config: Config, log: Logger, signal: AbortSignal | undefined): {
-  stopped: Promise<string>;
-  dispose: () => void;
-} {
-  let resolveStop: (reason: string) => void = () => {};
-  const stopped = new Promise<string>((resolve) => (resolveStop = resolve));
-  const onSignal = (name: string) => () => resolveStop(name);
-  const handlers: [Deno.Signal, () => void][] = [["SIGINT", onSignal("SIGINT")], [
-    "SIGTERM",
-    onSignal("SIGTERM"),
-  ]];
-  for (const [sig, handler] of handlers) Deno.addSignalListener(sig, handler);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  if (config.durationSeconds !== null) {
-    timer = setTimeout(() => resolveStop("duration elapsed"), config.durationSeconds * 1000);
-  }
-  const onAbort = () => resolveStop("aborted");
-  signal?.addEventListener("abort", onAbort);
-  if (signal?.aborted) resolveStop("aborted");
-  return {
-    stopped,
-    dispose: () => {
-      for (const [sig, handler] of handlers) Deno.removeSignalListener(sig, handler);
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-      log.debug("stop handlers removed");
-    },
-  };
-}
+/** The running exporter: its parts, started phase by phase, and its one stop path. */
+class Exporter {
+  #config: Config;
+  #log: Logger;
+  #options: RunAppOptions;
+  #stop: StopControl;
+  #metrics: PoseMetrics;
+  #gpu: GpuSupervisor;
+  #server: Deno.HttpServer | null = null;
+  #runner: SwappableRunner | null = null;
+  #pipeline: Pipeline | null = null;
+  #loop: Promise<void> | null = null;
+  #jsonl: JsonlSink | null = null;
+  #liveView: LiveView | null = null;
+  #display: StatusDisplay | null = null;
+  #unwatch: () => void = () => {};
+  #reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, message: "" });
+  #model: PreparedModel | null = null;
+  #decoderChooser: DecoderChooser | null = null;
+  /** Each stream's decoder, decided at start and for each stream a reload adds. */
+  #decoders = new Map<string, DecoderChoice>();
 
-/**
- * Runs the exporter until a signal, the `--duration`, or `options.signal`.
- *
- * @returns the process exit code: 0 after a clean stop, 1 when it cannot start
- */
-export async function runApp(config: Config, options: RunAppOptions): Promise<number> {
-  const { log } = options;
-  if (Deno.env.get("CUDA_DEVICE_ORDER") === undefined) {
-    Deno.env.set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+  constructor(config: Config, options: RunAppOptions) {
+    this.#config = config;
+    this.#log = options.log;
+    this.#options = options;
+    // Signals are honoured from the first moment, start-up included.
+    this.#stop = new StopControl({
+      log: this.#log,
+      signal: options.signal,
+      onReload: () => void this.reload("SIGHUP"),
+      onForce: () => void this.#forceStop(),
+    });
+    this.#metrics = new PoseMetrics([], {
+      fpsWindowSeconds: config.fpsWindowSeconds,
+      latencyWindowSeconds: config.latencyWindowSeconds,
+    });
+    this.#gpu = new GpuSupervisor(config, { registry: this.#metrics.registry, log: this.#log });
   }
-  const streamIds = config.sources.map((s) => s.id);
-  const metrics = new PoseMetrics(streamIds, {
-    fpsWindowSeconds: config.fpsWindowSeconds,
-    latencyWindowSeconds: config.latencyWindowSeconds,
-    maxBatchSize: config.batchSize,
-  });
-  let processor: PoseProcessor | null = null;
-  const lifecycles = config.sources.map((s, i) => new StreamLifecycle(i, s.id, { metrics, log }));
-  const handler = createMetricsHandler(metrics.registry, {
-    log,
-    isReady: () =>
-      processor !== null && processor.processed > 0 &&
-      performance.now() - processor.lastDecodedAt < READY_WINDOW_MS &&
-      lifecycles.some((l) => l.state === "up"),
-  });
 
-  const stop = waitForStop(config, log, options.signal);
-  let server: Deno.HttpServer;
-  try {
-    server = Deno.serve({
-      hostname: config.listen.hostname,
-      port: config.listen.port,
-      onListen: ({ hostname, port }) =>
-        log.info("serving metrics", {
-          url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/metrics`,
-        }),
-    }, handler);
-  } catch (err) {
-    stop.dispose();
-    const address = `${config.listen.hostname}:${config.listen.port}`;
-    if (err instanceof Deno.errors.AddrInUse) {
-      log.error(
-        `Cannot listen on ${address}: the address is already in use (choose another with --listen)`,
-      );
-    } else {
-      log.error(`Cannot listen on ${address}: ${(err as Error).message}`);
+  /** Runs until a stop; returns the exit code. */
+  async run(): Promise<number> {
+    let code: number = EXIT.ok;
+    try {
+      await this.#start();
+      if (this.#stop.reason === null) this.#afterStart();
+      await this.#stop.requested;
+    } catch (err) {
+      code = err instanceof StartError ? err.exitCode : EXIT.failure;
+      this.#log.error((err as Error).message ?? String(err));
     }
-    return EXIT.failure;
+    const lost = await this.#shutdown(this.#stop.reason ?? "start-up failed");
+    return lost > 0 && code === EXIT.ok ? EXIT.failure : code;
   }
 
-  const sinks: ResultSink[] = [new MetricsSink(metrics)];
-  let runner: InferenceRunner | null = null;
-  const gpu = new GpuSupervisor(config, { registry: metrics.registry, log });
-  try {
-    await gpu.start();
-    const model = await loadModel(config, log);
-    const decoderOptions = {
-      scoreThreshold: config.scoreThreshold,
-      iouThreshold: config.iouThreshold,
-      maxDetections: config.maxDetections,
-      maxCandidates: config.maxCandidates,
-    };
+  /** The start phases; each one gives way to a stop requested meanwhile. */
+  async #start(): Promise<void> {
+    const config = this.#config;
+    if (Deno.env.get("CUDA_DEVICE_ORDER") === undefined) {
+      Deno.env.set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+    }
+    const specs = await this.#initialSources();
+    this.#startServer();
+    const phases: [string, () => Promise<unknown>][] = [
+      ["GPU reader", () => this.#gpu.start()],
+      ["source tools", () => checkSourceTools(specs, config)],
+      ["model", async () => (this.#model = await loadModel(config, this.#log))],
+      ["decoders", () => this.#chooseDecoders(specs)],
+      ["inference session", () => this.#startSession()],
+      ["results file", () => this.#openResults()],
+    ];
+    for (const [name, phase] of phases) {
+      if (this.#stop.reason !== null) return;
+      this.#log.debug("starting", { phase: name });
+      await this.#stop.unlessStopped(phase());
+    }
+    if (this.#stop.reason !== null) return;
+    this.#startPipeline(specs);
+  }
+
+  /**
+   * Decides each stream's decoder (NVDEC or CPU); `--decode nvdec` where NVDEC cannot decode
+   * a stream stops the start (a reload is refused instead).
+   */
+  async #chooseDecoders(specs: readonly SourceSpec[]): Promise<void> {
+    const config = this.#config;
+    this.#decoderChooser ??= new DecoderChooser({
+      ffmpegPath: config.ffmpegPath,
+      decode: config.decode,
+      deviceId: config.deviceId,
+      width: this.#model!.width,
+      height: this.#model!.height,
+    });
+    for (const [id, choice] of await this.#decoderChooser.chooseAll(specs)) {
+      this.#decoders.set(id, choice);
+    }
+  }
+
+  async #initialSources(): Promise<SourceSpec[]> {
+    const config = this.#config;
+    if (config.sourcesFile === null) return config.sources;
+    try {
+      const { specs, fileLines } = await loadSources(config.sourcesFile, config.sourceArgs);
+      if (fileLines === 0) {
+        this.#log.warn("the sources file has no sources", { file: config.sourcesFile });
+      }
+      return specs;
+    } catch (err) {
+      if (err instanceof SourcesFileError) {
+        throw new StartError(`Invalid sources file: ${err.problems.join("; ")}`, EXIT.usage);
+      }
+      throw err;
+    }
+  }
+
+  #startServer(): void {
+    const config = this.#config;
+    const address = `${config.listen.hostname}:${config.listen.port}`;
+    const handler = createMetricsHandler(this.#metrics.registry, {
+      log: this.#log,
+      readiness: () => this.#readiness(),
+      reload: config.webEnableLifecycle ? () => this.reload("POST /-/reload") : undefined,
+      routes: config.liveView
+        ? (request) => this.#liveView?.handle(request) ?? Promise.resolve(null)
+        : undefined,
+    });
+    try {
+      this.#server = Deno.serve({
+        hostname: config.listen.hostname,
+        port: config.listen.port,
+        onListen: ({ hostname, port }) =>
+          this.#log.info("serving metrics", {
+            url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/metrics`,
+          }),
+      }, handler);
+    } catch (err) {
+      if (err instanceof Deno.errors.AddrInUse) {
+        throw new StartError(
+          `Cannot listen on ${address}: the address is already in use (choose another with --listen)`,
+        );
+      }
+      throw new StartError(`Cannot listen on ${address}: ${(err as Error).message}`);
+    }
+  }
+
+  #readiness(): Readiness {
+    const processor = this.#pipeline?.processor;
+    if (!processor) return { ready: false, reason: "starting (model not loaded yet)" };
+    if (!this.#pipeline!.streams.streams.some((s) => s.lifecycle.state === "up")) {
+      return { ready: false, reason: "no stream is up" };
+    }
+    if (processor.processed === 0) return { ready: false, reason: "no frame decoded yet" };
+    if (performance.now() - processor.lastDecodedAt >= READY_WINDOW_MS) {
+      return { ready: false, reason: `no frame decoded in ${READY_WINDOW_MS / 1000} s` };
+    }
+    return { ready: true, reason: "" };
+  }
+
+  async #startSession(): Promise<void> {
+    const config = this.#config;
+    const model = this.#model!;
     const runnerOptions = {
       provider: config.provider,
       deviceId: config.deviceId,
       maxBatch: config.batchSize,
       intraOpThreads: config.inferenceThreads,
-      log,
-      // The worker decodes: only poses cross threads, not the [N,56,anchors] output.
-      decoder: decoderOptions,
+      log: this.#log,
+      decoder: {
+        scoreThreshold: config.scoreThreshold,
+        iouThreshold: config.iouThreshold,
+        maxDetections: config.maxDetections,
+        maxCandidates: config.maxCandidates,
+      },
     };
-    const swappable = new SwappableRunner(
+    const gpu = this.#gpu;
+    const runner = new SwappableRunner(
       await createWorkerRunner(model, { ...runnerOptions, onWarm: (shape) => gpu.onWarm(shape) }),
     );
-    runner = swappable;
-    gpu.attach(
-      swappable,
-      (shape) =>
-        createWorkerRunner(model, {
-          ...runnerOptions,
-          provider: swappable.provider,
-          warmShapes: [shape],
-        }),
-    );
-    const maxBatch = Math.min(config.batchSize, runner.shapes.at(-1)!);
+    this.#runner = runner;
+    gpu.attach(runner, (shape) =>
+      createWorkerRunner(model, {
+        ...runnerOptions,
+        provider: runner.provider,
+        warmShapes: [shape],
+      }));
+    const maxBatch = runner.shapes.at(-1)!;
     if (model.fixedBatch !== null && model.fixedBatch < config.batchSize) {
-      log.warn(
+      this.#log.warn(
         `the model's batch dimension is fixed at ${model.fixedBatch}: running at batch ${maxBatch}`,
-        {
-          model: config.modelPath ?? "demo",
-        },
+        { model: model.origin },
       );
     }
-    log.info("model ready", {
-      model: config.modelPath ?? "built-in demo",
+    this.#log.info("model ready", {
+      model: model.origin,
       provider: runner.provider,
       input: `${model.width}x${model.height}`,
       batch_shapes: runner.shapes.join(","),
@@ -176,72 +271,276 @@ export async function runApp(config: Config, options: RunAppOptions): Promise<nu
         ? "uint8 NHWC, cast/scale/transpose in graph"
         : "uint8 NHWC",
     });
-    metrics.setInfo({
+    this.#metrics.setBatchShapes(runner.shapes);
+    this.#metrics.setInfo({
       version: VERSION,
       provider: runner.provider,
-      model: config.modelPath ?? "demo",
+      model: config.modelPath === null ? "demo" : baseName(config.modelPath),
     });
-    if (config.resultsPath !== null) sinks.push(await JsonlSink.open(config.resultsPath));
+  }
 
-    const batcher = new Batcher(streamIds.length, {
-      maxBatch,
-      timeoutMs: config.batchTimeoutMs,
-      queueFrames: config.queueFrames,
-      onDrop: (frame) => metrics.recordDrop(frame.stream, "queue_full"),
+  async #openResults(): Promise<void> {
+    if (this.#config.resultsPath === null) return;
+    this.#jsonl = await JsonlSink.open(this.#config.resultsPath, {
+      log: this.#log,
+      onLost: (lines) => this.#metrics.resultsLost.inc(0, lines),
     });
-    metrics.queueDepth.collect = () =>
-      streamIds.forEach((_, s) => metrics.queueDepth.set(s, batcher.depth(s)));
-    processor = new PoseProcessor({
-      batcher,
-      runner,
-      decoder: new PoseDecoder(decoderOptions),
-      streamIds,
-      sinks,
-      metrics,
-      log,
-      onBatchShape: (shape) => gpu.recordShape(shape),
-    });
-    const sources = await createSources(config, model, lifecycles);
-    const loop = processor.run();
-    for (const [stream, source] of sources.entries()) {
-      metrics.startStream(stream);
-      source.start(batcher);
+  }
+
+  #startPipeline(specs: SourceSpec[]): void {
+    const config = this.#config;
+    const model = this.#model!;
+    const runner = this.#runner!;
+    if (config.liveView) {
+      this.#liveView = new LiveView({
+        streams: () => this.#liveStreams(),
+        modelWidth: model.width,
+        modelHeight: model.height,
+        scoreThreshold: config.scoreThreshold,
+      });
     }
-    log.info("streams started", { streams: streamIds.join(","), batch_size: maxBatch });
+    const sourceOptions: SourceFactoryOptions = {
+      width: model.width,
+      height: model.height,
+      ffmpegPath: config.ffmpegPath,
+      ffprobePath: config.ffprobePath,
+      loop: config.loop,
+      realtime: config.realtime,
+      stallTimeoutMs: config.stallTimeoutSeconds * 1000,
+      retryMaxMs: config.retryMaxSeconds * 1000,
+      decode: config.decode,
+      deviceId: config.deviceId,
+      decoders: this.#decoders,
+    };
+    this.#pipeline = new Pipeline({
+      runner,
+      metrics: this.#metrics,
+      log: this.#log,
+      batchTimeoutMs: config.batchTimeoutMs,
+      queueFrames: config.queueFrames,
+      sinks: [this.#jsonl, this.#liveView].filter((s) => s !== null),
+      tap: this.#liveView ?? undefined,
+      onBatchShape: (shape) => this.#gpu.recordShape(shape),
+      sourceOptions,
+    });
+    this.#loop = this.#pipeline.processor.run();
+    for (const spec of specs) this.#pipeline.streams.add(spec);
+    this.#log.info("streams started", {
+      streams: specs.map((s) => s.id).join(","),
+      batch_size: runner.shapes.at(-1)!,
+    });
+    this.#metrics.recordReload(true);
+  }
+
+  #liveStreams() {
+    const metrics = this.#metrics;
+    return (this.#pipeline?.streams.streams ?? []).map(({ index, spec, lifecycle }) => {
+      const p50 = metrics.latencyMs.quantile(index, 0.5);
+      const p99 = metrics.latencyMs.quantile(index, 0.99);
+      const down = lifecycle.state !== "up" ? lifecycle.lastDown : null;
+      return {
+        stream: index,
+        id: spec.id,
+        state: lifecycle.state,
+        reason: down ? `${down.reason}${down.detail ? `: ${down.detail}` : ""}` : null,
+        fps: metrics.fps.rate(index),
+        p50Ms: Number.isFinite(p50) ? p50 : null,
+        p99Ms: Number.isFinite(p99) ? p99 : null,
+        persons: metrics.persons.value(index),
+        decoder: spec.kind === "synthetic" ? "synthetic" : lifecycle.decoder ?? undefined,
+      };
+    });
+  }
+
+  /** What runs once the streams are up: --duration, the status display, the file watcher. */
+  #afterStart(): void {
+    const config = this.#config;
+    if (config.durationSeconds !== null) this.#stop.stopAfter(config.durationSeconds);
+    const pipeline = this.#pipeline!;
     const live = config.status === "on" ||
       (config.status === "auto" && config.logFormat === "text" &&
-        (options.terminal ?? Deno.stderr.isTerminal()));
-    const display = new StatusDisplay(metrics, log, {
+        (this.#options.terminal ?? Deno.stderr.isTerminal()));
+    this.#display = new StatusDisplay(this.#metrics, this.#log, {
       live,
       intervalSeconds: config.statusIntervalSeconds,
-      queueDepth: (s) => batcher.depth(s),
-      state: (s) => lifecycles[s]!.state,
+      queueDepth: (s) => pipeline.batcher.depth(s),
+      streams: () =>
+        pipeline.streams.streams.map(({ index, spec, lifecycle }) => ({
+          index,
+          id: spec.id,
+          state: lifecycle.state,
+        })),
     });
-    display.start();
-
-    const reason = await stop.stopped;
-    log.info("stopping", { reason });
-    const stops = sources.map((s) => s.stop());
-    batcher.close();
-    for (const frame of batcher.drain()) {
-      metrics.recordDrop(frame.stream, "shutdown");
-      frame.release?.();
+    this.#display.start();
+    if (config.sourcesFile !== null) {
+      try {
+        this.#unwatch = watchSourcesFile(
+          config.sourcesFile,
+          () => void this.reload("sources file changed"),
+        );
+      } catch (err) {
+        this.#log.warn("cannot watch the sources file: reload with SIGHUP instead", {
+          file: config.sourcesFile,
+          error: (err as Error).message,
+        });
+      }
     }
-    await Promise.all(stops);
-    await loop;
-    await gpu.stop();
-    display.stop();
-    for (const sink of sinks) await sink.close();
-    log.info("stopped", { frames: processor.processed });
-    return EXIT.ok;
-  } catch (err) {
-    log.error((err as Error).message ?? String(err));
-    for (const sink of sinks) await sink.close().catch(() => {});
-    return EXIT.failure;
-  } finally {
-    stop.dispose();
-    await gpu.stop();
-    await server.shutdown();
-    await runner?.release().catch(() => {});
   }
+
+  /**
+   * The one reload action (SIGHUP, a change of the sources file, POST /-/reload): re-reads
+   * the sources file and reopens the results file. When either fails nothing changes.
+   * Reloads run one at a time.
+   */
+  reload(trigger: string): Promise<ReloadOutcome> {
+    this.#reloading = this.#reloading.then(() => this.#reloadOnce(trigger));
+    return this.#reloading;
+  }
+
+  async #reloadOnce(trigger: string): Promise<ReloadOutcome> {
+    const config = this.#config;
+    const pipeline = this.#pipeline;
+    if (pipeline === null || this.#stop.reason !== null) {
+      return { ok: false, message: "not running (starting or stopping): nothing reloaded" };
+    }
+    const fail = (message: string): ReloadOutcome => {
+      this.#metrics.recordReload(false);
+      this.#log.error("reload failed: nothing changed", { trigger, error: message });
+      return { ok: false, message: `reload failed: ${message}` };
+    };
+    let specs: SourceSpec[] | null = null;
+    if (config.sourcesFile !== null) {
+      try {
+        const loaded = await loadSources(config.sourcesFile, config.sourceArgs);
+        specs = loaded.specs;
+        if (loaded.fileLines === 0) {
+          this.#log.warn("the sources file has no sources", { file: config.sourcesFile });
+        }
+        await checkSourceTools(specs, config);
+        await this.#chooseDecoders(specs);
+      } catch (err) {
+        return fail(
+          err instanceof SourcesFileError ? err.problems.join("; ") : (err as Error).message,
+        );
+      }
+    }
+    try {
+      await this.#jsonl?.reopen();
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+    let summary = "results file reopened";
+    if (specs !== null) {
+      const changes = await pipeline.streams.apply(specs);
+      for (const [change, ids] of Object.entries(changes)) {
+        if (change === "unchanged") continue;
+        for (const id of ids) this.#log.info(`stream ${change}`, { stream_id: id, trigger });
+      }
+      summary = `${changes.added.length} added, ${changes.removed.length} removed, ` +
+        `${changes.restarted.length} restarted, ${changes.unchanged.length} unchanged`;
+    }
+    this.#metrics.recordReload(true);
+    this.#log.info("reloaded", { trigger, changes: summary });
+    return { ok: true, message: `reloaded: ${summary}` };
+  }
+
+  /** A second signal: end every child now and exit. */
+  async #forceStop(): Promise<never> {
+    const stops = [
+      ...(this.#pipeline?.streams.streams.map((s) => s.source.stop()) ?? []),
+      this.#gpu.stop(),
+    ];
+    await Promise.race([Promise.allSettled(stops), deadlineAfter(1000).reached]);
+    removeOrtDebugLog();
+    const lost = (this.#jsonl?.lost ?? 0) + (this.#jsonl?.pending ?? 0);
+    this.#log.info("stopped", {
+      frames: this.#framesWritten(),
+      forced: true,
+      results_lost: this.#jsonl ? lost : undefined,
+    });
+    Deno.exit(lost > 0 ? EXIT.failure : EXIT.ok);
+  }
+
+  #framesWritten(): number {
+    return this.#jsonl?.written ?? this.#pipeline?.processor.processed ?? 0;
+  }
+
+  /**
+   * The one stop path, for every exit: sources stop, the batches in flight finish, results
+   * flush; what has not finished by --stop-timeout-s is abandoned, said in one line and counted.
+   *
+   * @returns the number of result lines lost
+   */
+  async #shutdown(reason: string): Promise<number> {
+    const config = this.#config;
+    this.#log.info("stopping", { reason });
+    const deadline = deadlineAfter(config.stopTimeoutSeconds * 1000);
+    const abandoned: string[] = [];
+    const inTime = async (what: string, work: Promise<unknown>) => {
+      const done = await Promise.race([work.then(() => true), deadline.reached.then(() => false)]);
+      if (!done) abandoned.push(what);
+    };
+    this.#unwatch();
+    this.#display?.stop();
+    const pipeline = this.#pipeline;
+    if (pipeline !== null) {
+      const stuck = await pipeline.streams.stopAll(deadline.reached);
+      if (stuck.length > 0) abandoned.push(`sources ${stuck.join(",")}`);
+      pipeline.stopIntake();
+      await inTime("batches in flight", this.#loop ?? Promise.resolve());
+    }
+    await inTime("GPU reader", this.#gpu.stop());
+    if (this.#jsonl) {
+      await this.#jsonl.close(deadline.reached);
+      if (this.#jsonl.abandoned > 0) {
+        abandoned.push(`${this.#jsonl.abandoned} result lines not yet written`);
+      }
+    }
+    await this.#liveView?.close();
+    if (this.#server) await inTime("HTTP server", this.#server.shutdown());
+    if (this.#runner) await inTime("inference session", this.#runner.release().catch(() => {}));
+    deadline.cancel();
+    removeOrtDebugLog();
+    if (this.#options.releaseSignals ?? true) this.#stop.dispose();
+    if (abandoned.length > 0) {
+      this.#log.warn("stop deadline reached: abandoned what had not finished", {
+        stop_timeout_s: config.stopTimeoutSeconds,
+        abandoned: abandoned.join("; "),
+      });
+    }
+    const lost = this.#jsonl?.lost ?? 0;
+    if (lost > 0) {
+      this.#log.error(`results lost: ${lost} lines could not be written`, {
+        file: this.#jsonl!.path,
+      });
+    }
+    this.#log.info("stopped", {
+      frames: this.#framesWritten(),
+      results_lost: this.#jsonl ? lost : undefined,
+    });
+    return lost;
+  }
+}
+
+/**
+ * ONNX Runtime 1.29 leaves an empty `/tmp/mat-debug-<pid>.log` in every process that loads
+ * it; remove ours when it is still empty.
+ */
+function removeOrtDebugLog(): void {
+  const path = `/tmp/mat-debug-${Deno.pid}.log`;
+  try {
+    if (Deno.statSync(path).size === 0) Deno.removeSync(path);
+  } catch {
+    // Not there, or not ours to remove.
+  }
+}
+
+/**
+ * Runs the exporter until a signal, the `--duration`, or `options.signal`.
+ *
+ * @returns the process exit code: 0 after a clean stop, 1 when it cannot start or lost results,
+ *   2 for a bad sources file at start
+ */
+export async function runApp(config: Config, options: RunAppOptions): Promise<number> {
+  return await new Exporter(config, options).run();
 }

@@ -1,13 +1,19 @@
 // Command-line flags and environment variables resolved into one typed, validated Config.
+//
+// Every flag is one entry of FLAGS: its name, value kind, default, range or choices and help.
+// Its environment variable is derived from the name (POSE_EXPORTER_<NAME>).
 
 import { parseArgs } from "node:util";
 import type { LogFormat, LogLevel } from "./log.ts";
-import { parseSourceUri, type SourceSpec, splitSourceArg } from "./source_uri.ts";
+import { resolveSourceArgs, type SourceArg, type SourceSpec } from "./sources/source_uri.ts";
 
 export type { SourceSpec };
 
 /** Which ONNX Runtime execution provider to use. */
 export type ProviderChoice = "auto" | "cuda" | "cpu";
+
+/** Where ffmpeg decodes video: the GPU's NVDEC engines, the CPU, or NVDEC where it works. */
+export type DecodeChoice = "auto" | "cpu" | "nvdec";
 
 /** When to draw the live per-stream status block. */
 export type StatusMode = "auto" | "on" | "off";
@@ -22,7 +28,12 @@ export interface ListenAddress {
 export interface Config {
   /** Path of the ONNX model, or null for the built-in demo model. */
   modelPath: string | null;
+  /** Sources given by --source and --streams. */
   sources: SourceSpec[];
+  /** The `[ID=]URI` texts behind `sources`, to combine with a sources file's lines. */
+  sourceArgs: SourceArg[];
+  /** A file of sources (one `[ID=]URI` per line), re-read on reload; null for none. */
+  sourcesFile: string | null;
   provider: ProviderChoice;
   /** GPU index as nvidia-smi prints it. */
   deviceId: number;
@@ -36,6 +47,7 @@ export interface Config {
   realtime: boolean;
   ffmpegPath: string;
   ffprobePath: string;
+  decode: DecodeChoice;
   /** A stream with no frame for this long is restarted. */
   stallTimeoutSeconds: number;
   /** Longest wait between restarts of a failed stream. */
@@ -43,6 +55,10 @@ export interface Config {
   /** Frames each stream may keep waiting before its oldest is dropped. */
   queueFrames: number;
   listen: ListenAddress;
+  /** `POST /-/reload` reloads the sources file and reopens the results file. */
+  webEnableLifecycle: boolean;
+  /** `GET /` shows every stream's latest frame with its poses. */
+  liveView: boolean;
   nvidiaSmiPath: string;
   gpuPollMs: number;
   /** One nvidia-smi process per poll ("spawn") or a persistent -lms process ("loop"). */
@@ -64,6 +80,8 @@ export interface Config {
   resultsPath: string | null;
   /** Stop after this many seconds, or run until a signal when null. */
   durationSeconds: number | null;
+  /** A stop that takes longer than this abandons what is left. */
+  stopTimeoutSeconds: number;
   scoreThreshold: number;
   iouThreshold: number;
   maxDetections: number;
@@ -90,274 +108,388 @@ export class ConfigError extends Error {
   }
 }
 
-interface FlagSpec {
+/** The kinds of flag value, each validated in its own way. */
+export type FlagKind = "string" | "list" | "boolean" | "number" | "integer" | "choice";
+
+/** One flag: everything about it in one place. */
+export interface FlagSpec {
   name: string;
-  type: "string" | "boolean";
-  multiple?: boolean;
+  kind: FlagKind;
   /** The value placeholder shown in --help. */
   arg?: string;
+  /** The default as text; absent means "not set" (null in the Config). */
   default?: string;
+  /** Inclusive range of a number or integer flag. */
+  min?: number;
+  max?: number;
+  /** The accepted values of a choice flag. */
+  choices?: readonly string[];
   help: string;
 }
 
-/** Every flag the exporter accepts, with its default and help; the source of --help. */
+const SOURCE_KINDS = "a file, file://, rtsp(s)://, http(s)://, v4l2:/dev/videoN, " +
+  "testsrc[:WxH][@FPS], or synthetic[:WxH][@FPS][?burst=Ns@FPS] (FPS 0 = as fast as taken)";
+
+/** Every flag the exporter accepts; the source of parsing, --help and the environment. */
 export const FLAGS: readonly FlagSpec[] = [
   {
     name: "model",
-    type: "string",
+    kind: "string",
     arg: "PATH",
     help: "ONNX pose model (YOLOv8/YOLO11-pose layout); without it, the built-in demo model",
   },
   {
     name: "source",
-    type: "string",
-    multiple: true,
+    kind: "list",
     arg: "[ID=]URI",
-    help:
-      "a video source, repeatable: a file, file://, rtsp(s)://, http(s)://, v4l2:/dev/videoN, " +
-      "testsrc[:WxH][@FPS], or synthetic[:WxH][@FPS][?burst=Ns@FPS] (FPS 0 = as fast as taken)",
+    help: `a video source, repeatable (comma-separated in the environment): ${SOURCE_KINDS}`,
   },
-  { name: "streams", type: "string", arg: "N", default: "0", help: "add N synthetic sources" },
-  { name: "loop", type: "boolean", help: "restart file sources at their end" },
+  {
+    name: "sources-file",
+    kind: "string",
+    arg: "PATH",
+    help: "a file of sources, one [ID=]URI per line (# comments); re-read when it changes, " +
+      "on SIGHUP and on POST /-/reload",
+  },
+  {
+    name: "streams",
+    kind: "integer",
+    arg: "N",
+    default: "0",
+    min: 0,
+    max: 1024,
+    help: "add N synthetic sources",
+  },
+  { name: "loop", kind: "boolean", help: "restart file sources at their end" },
   {
     name: "realtime",
-    type: "boolean",
+    kind: "boolean",
     help: "play file sources at their own frame rate, like a camera (the default)",
   },
-  { name: "no-realtime", type: "boolean", help: "read file sources as fast as they are taken" },
-  { name: "ffmpeg", type: "string", arg: "PATH", default: "ffmpeg", help: "ffmpeg binary" },
+  { name: "no-realtime", kind: "boolean", help: "read file sources as fast as they are taken" },
+  { name: "ffmpeg", kind: "string", arg: "PATH", default: "ffmpeg", help: "ffmpeg binary" },
   {
     name: "ffprobe",
-    type: "string",
+    kind: "string",
     arg: "PATH",
     help: "ffprobe binary (default: ffprobe beside --ffmpeg)",
   },
   {
+    name: "decode",
+    kind: "choice",
+    arg: "auto|cpu|nvdec",
+    default: "auto",
+    choices: ["auto", "cpu", "nvdec"],
+    help: "where video is decoded: nvdec = the GPU's video engines (--device), " +
+      "auto = NVDEC where this ffmpeg and the stream's codec allow it, else the CPU",
+  },
+  {
     name: "stall-timeout-s",
-    type: "string",
+    kind: "number",
     arg: "SECONDS",
     default: "10",
+    min: 0.5,
+    max: 3600,
     help: "restart a stream that delivered no frame for this long",
   },
   {
     name: "retry-max-s",
-    type: "string",
+    kind: "number",
     arg: "SECONDS",
     default: "30",
+    min: 1,
+    max: 3600,
     help: "longest wait between restarts of a failed stream (backoff doubles from 1 s)",
   },
   {
     name: "provider",
-    type: "string",
+    kind: "choice",
     arg: "auto|cuda|cpu",
     default: "auto",
+    choices: ["auto", "cuda", "cpu"],
     help: "execution provider",
   },
   {
     name: "device",
-    type: "string",
+    kind: "integer",
     arg: "N",
     default: "0",
+    min: 0,
+    max: 255,
     help: "GPU index as nvidia-smi prints it",
   },
   {
     name: "batch-size",
-    type: "string",
+    kind: "integer",
     arg: "N",
     default: "8",
+    min: 1,
+    max: 256,
     help: "largest batch, across streams",
   },
   {
     name: "inference-threads",
-    type: "string",
+    kind: "integer",
     arg: "N|auto",
     default: "auto",
+    min: 0,
+    max: 1024,
     help: "ONNX Runtime operator threads; auto = all cores but one, left to the event loop " +
       "(metrics, stream reads); 0 = ONNX Runtime's own choice",
   },
   {
     name: "batch-timeout-ms",
-    type: "string",
+    kind: "number",
     arg: "MS",
     default: "20",
+    min: 0,
+    max: 60000,
     help: "close a batch when its oldest frame has waited this long",
   },
   {
     name: "batch-queue-frames",
-    type: "string",
+    kind: "integer",
     arg: "N",
     default: "4",
+    min: 1,
+    max: 1024,
     help: "frames a stream may keep waiting; beyond that its oldest frame is dropped",
   },
   {
     name: "listen",
-    type: "string",
+    kind: "string",
     arg: "HOST:PORT",
     default: "0.0.0.0:8000",
     help: "metrics address",
   },
   {
+    name: "web-enable-lifecycle",
+    kind: "boolean",
+    help: "answer POST /-/reload (reload the sources file, reopen the results file)",
+  },
+  {
+    name: "live-view",
+    kind: "boolean",
+    help: "serve a live view of every stream with its poses at / (shows camera pictures to " +
+      "whoever reaches the port)",
+  },
+  {
     name: "nvidia-smi",
-    type: "string",
+    kind: "string",
     arg: "PATH",
     default: "nvidia-smi",
     help: "nvidia-smi binary for GPU memory readings",
   },
   {
     name: "gpu-poll-ms",
-    type: "string",
+    kind: "integer",
     arg: "MS",
     default: "1000",
+    min: 50,
+    max: 3600000,
     help: "GPU memory poll interval",
   },
   {
     name: "gpu-poll-method",
-    type: "string",
+    kind: "choice",
     arg: "loop|spawn",
     default: "loop",
+    choices: ["loop", "spawn"],
     help: "one persistent nvidia-smi -lms process, or one process per poll",
   },
   {
     name: "gpu-timeout-ms",
-    type: "string",
+    kind: "integer",
     arg: "MS",
     default: "5000",
+    min: 100,
+    max: 600000,
     help: "kill an nvidia-smi call that has not answered after this long",
   },
   {
     name: "solver",
-    type: "string",
+    kind: "choice",
     arg: "on|off",
     default: "on",
+    choices: ["on", "off"],
     help: "fragmentation solver: act (rebuild the session) or only observe",
   },
   {
     name: "frag-trigger",
-    type: "string",
+    kind: "number",
     arg: "RATIO",
     default: "0.20",
+    min: 0,
+    max: 1,
     help: "fragmentation that counts towards an action",
   },
   {
     name: "frag-target",
-    type: "string",
+    kind: "number",
     arg: "RATIO",
     default: "0.15",
+    min: 0,
+    max: 1,
     help: "an action leaving fragmentation above this is ineffective (cooldown doubles)",
   },
   {
     name: "frag-hysteresis",
-    type: "string",
+    kind: "integer",
     arg: "POLLS",
     default: "3",
+    min: 1,
+    max: 1000,
     help: "polls in a row above the trigger before acting",
   },
   {
     name: "frag-cooldown",
-    type: "string",
+    kind: "integer",
     arg: "POLLS",
     default: "10",
+    min: 0,
+    max: 100000,
     help: "polls to wait after an action",
   },
   {
     name: "frag-max-actions-per-hour",
-    type: "string",
+    kind: "integer",
     arg: "N",
     default: "6",
+    min: 0,
+    max: 3600,
     help: "most solver actions per hour",
   },
   {
     name: "frag-window-s",
-    type: "string",
+    kind: "number",
     arg: "SECONDS",
     default: "60",
+    min: 1,
+    max: 86400,
     help: "the working batch shape is the largest run in this window",
   },
   {
     name: "frag-margin-mib",
-    type: "string",
+    kind: "number",
     arg: "MIB",
     default: "512",
+    min: 0,
+    max: 1048576,
     help: "free device memory needed beyond a new session's own before rebuilding",
   },
   {
     name: "results",
-    type: "string",
+    kind: "string",
     arg: "PATH|-",
-    help: "write one JSON line per processed frame",
+    help: "append one JSON line per processed frame (reopened on SIGHUP, for log rotation)",
   },
   {
     name: "duration",
-    type: "string",
+    kind: "number",
     arg: "SECONDS",
+    min: 0,
+    max: 1e9,
     help: "stop cleanly after this many seconds",
   },
   {
+    name: "stop-timeout-s",
+    kind: "number",
+    arg: "SECONDS",
+    default: "10",
+    min: 0.1,
+    max: 3600,
+    help: "longest a stop may take: what has not finished by then is abandoned and counted " +
+      "(a second SIGINT/SIGTERM stops at once)",
+  },
+  {
     name: "score-threshold",
-    type: "string",
+    kind: "number",
     arg: "P",
     default: "0.25",
+    min: 0,
+    max: 1,
     help: "minimum person score",
   },
-  { name: "iou-threshold", type: "string", arg: "P", default: "0.45", help: "NMS IoU threshold" },
+  {
+    name: "iou-threshold",
+    kind: "number",
+    arg: "P",
+    default: "0.45",
+    min: 0,
+    max: 1,
+    help: "NMS IoU threshold",
+  },
   {
     name: "max-detections",
-    type: "string",
+    kind: "integer",
     arg: "N",
     default: "100",
+    min: 1,
+    max: 10000,
     help: "most persons kept per frame",
   },
   {
     name: "max-candidates",
-    type: "string",
+    kind: "integer",
     arg: "N",
     default: "1000",
+    min: 1,
+    max: 1000000,
     help: "most above-threshold anchors passed to NMS per frame (highest scores)",
   },
   {
     name: "fps-window-s",
-    type: "string",
+    kind: "integer",
     arg: "SECONDS",
     default: "5",
+    min: 1,
+    max: 3600,
     help: "sliding window of pose_fps",
   },
   {
     name: "latency-window-s",
-    type: "string",
+    kind: "integer",
     arg: "SECONDS",
     default: "60",
+    min: 1,
+    max: 3600,
     help: "window of the pose_latency_ms quantiles",
   },
   {
     name: "log-format",
-    type: "string",
+    kind: "choice",
     arg: "text|json",
     default: "text",
+    choices: ["text", "json"],
     help: "log line format",
   },
   {
     name: "log-level",
-    type: "string",
+    kind: "choice",
     arg: "debug|info|warn|error",
     default: "info",
+    choices: ["info", "debug", "warn", "error"],
     help: "least severe level logged",
   },
   {
     name: "status",
-    type: "string",
+    kind: "choice",
     arg: "auto|on|off",
     default: "auto",
+    choices: ["auto", "on", "off"],
     help: "live status line per stream (auto: when stderr is a terminal and logs are text)",
   },
   {
     name: "status-interval-s",
-    type: "string",
+    kind: "number",
     arg: "SECONDS",
     default: "10",
+    min: 1,
+    max: 3600,
     help: "interval of status log lines when there is no live status",
   },
-  { name: "help", type: "boolean", help: "print this help and exit" },
-  { name: "version", type: "boolean", help: "print the version and exit" },
+  { name: "help", kind: "boolean", help: "print this help and exit" },
+  { name: "version", kind: "boolean", help: "print the version and exit" },
 ];
 
 /** All cores but one (at least one): the event loop keeps a core for metrics and stream reads. */
@@ -372,24 +504,42 @@ export function envNameOf(flag: string): string {
   return "POSE_EXPORTER_" + flag.toUpperCase().replaceAll("-", "_");
 }
 
-/** Renders the --help text from {@linkcode FLAGS}. */
-export function usage(): string {
+function rangeText(flag: FlagSpec): string {
+  if (flag.min === undefined) return "";
+  return flag.max !== undefined ? `${flag.min}..${flag.max}` : `>= ${flag.min}`;
+}
+
+/**
+ * Renders the --help text from {@linkcode FLAGS}.
+ *
+ * @param subcommands names of the subcommands besides the exporter, listed under the usage line
+ */
+export function usage(subcommands: readonly string[] = []): string {
   const lines = [
     "Usage: pose-exporter [flags]",
+    ...(subcommands.length > 0
+      ? [`       pose-exporter ${subcommands.join("|")} [flags]   (each has its own --help)`]
+      : []),
     "",
     "Runs multi-person pose estimation on video streams and serves Prometheus metrics.",
-    "Every flag can also be set by an environment variable, e.g. --batch-size as POSE_EXPORTER_BATCH_SIZE.",
+    "Every flag can also be set by an environment variable, e.g. --batch-size as " +
+    "POSE_EXPORTER_BATCH_SIZE=16 and --loop as POSE_EXPORTER_LOOP=1; flags win.",
     "",
     "Flags:",
   ];
   for (const flag of FLAGS) {
     const left = `  --${flag.name}${flag.arg ? " " + flag.arg : ""}`;
-    const def = flag.default !== undefined ? ` (default ${flag.default})` : "";
-    lines.push(`${left.padEnd(38)} ${flag.help}${def}`);
+    const extras = [
+      flag.default !== undefined ? `default ${flag.default}` : "",
+      flag.kind === "number" || flag.kind === "integer" ? rangeText(flag) : "",
+    ].filter((e) => e !== "");
+    const tail = extras.length > 0 ? ` (${extras.join("; ")})` : "";
+    lines.push(`${left.padEnd(38)} ${flag.help}${tail}`);
   }
   lines.push(
     "",
-    "Example: pose-exporter --model yolo11n-pose.onnx --source cam1=rtsp://10.0.0.5/stream1 --source lobby=./lobby.mp4 --loop",
+    "Example: pose-exporter --model yolo11n-pose.onnx --source cam1=rtsp://10.0.0.5/stream1 " +
+      "--source lobby=./lobby.mp4 --loop",
   );
   return lines.join("\n");
 }
@@ -399,7 +549,9 @@ type RawValue = string | boolean | string[];
 function readRaw(args: string[], problems: string[]): Map<string, RawValue> {
   const specs = new Map(FLAGS.map((f) => [f.name, f]));
   const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
-  for (const f of FLAGS) options[f.name] = { type: f.type, multiple: f.multiple ?? false };
+  for (const f of FLAGS) {
+    options[f.name] = { type: f.kind === "boolean" ? "boolean" : "string", multiple: false };
+  }
   const { tokens } = parseArgs({
     args,
     options,
@@ -419,7 +571,7 @@ function readRaw(args: string[], problems: string[]): Map<string, RawValue> {
       problems.push(`Unknown flag: ${token.rawName} (see --help)`);
       continue;
     }
-    if (spec.type === "boolean") {
+    if (spec.kind === "boolean") {
       if (token.value !== undefined) {
         problems.push(`Flag --${spec.name} takes no value: ${JSON.stringify(token.value)}`);
       }
@@ -430,7 +582,7 @@ function readRaw(args: string[], problems: string[]): Map<string, RawValue> {
       problems.push(`Flag --${spec.name} needs a value: ${spec.arg ?? "VALUE"}`);
       continue;
     }
-    if (spec.multiple) {
+    if (spec.kind === "list") {
       const list = (raw.get(spec.name) as string[] | undefined) ?? [];
       list.push(token.value);
       raw.set(spec.name, list);
@@ -441,16 +593,15 @@ function readRaw(args: string[], problems: string[]): Map<string, RawValue> {
   return raw;
 }
 
-interface NumberRule {
-  min: number;
-  max?: number;
-  integer?: boolean;
-}
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["0", "false", "no", "off"];
 
+/** Reads each flag's value from the command line, else its environment variable, else its default. */
 class Resolver {
   readonly problems: string[];
   #raw: Map<string, RawValue>;
   #env: Record<string, string | undefined>;
+  #specs = new Map(FLAGS.map((f) => [f.name, f]));
 
   constructor(
     raw: Map<string, RawValue>,
@@ -462,7 +613,15 @@ class Resolver {
     this.problems = problems;
   }
 
-  /** The flag's text and where it came from, for messages. */
+  #spec(name: string, kinds: readonly FlagKind[]): FlagSpec {
+    const spec = this.#specs.get(name);
+    if (spec === undefined || !kinds.includes(spec.kind)) {
+      throw new TypeError(`--${name} is not a ${kinds.join("/")} flag in FLAGS`);
+    }
+    return spec;
+  }
+
+  /** The flag's text and where it came from, for messages; the default when it was not given. */
   text(name: string): { value: string | undefined; origin: string } {
     const raw = this.#raw.get(name);
     if (typeof raw === "string") return { value: raw, origin: `--${name}` };
@@ -470,46 +629,72 @@ class Resolver {
     if (envValue !== undefined && envValue !== "") {
       return { value: envValue, origin: `${envNameOf(name)} (for --${name})` };
     }
-    const spec = FLAGS.find((f) => f.name === name);
-    return { value: spec?.default, origin: `--${name}` };
+    return { value: this.#specs.get(name)?.default, origin: `--${name}` };
   }
 
-  number(name: string, rule: NumberRule): number {
+  string(name: string): string | null {
+    this.#spec(name, ["string"]);
     const { value, origin } = this.text(name);
+    if (value === "") this.problems.push(`Invalid ${origin}: the value is empty`);
+    return value ?? null;
+  }
+
+  /** A number or integer flag within its range; null when it has no value and no default. */
+  number(name: string): number | null {
+    const spec = this.#spec(name, ["number", "integer"]);
+    const { value, origin } = this.text(name);
+    if (value === undefined) return null;
     const parsed = Number(value);
-    const kind = rule.integer ? "an integer" : "a number";
-    const range = rule.max !== undefined ? `${rule.min}..${rule.max}` : `>= ${rule.min}`;
+    const integer = spec.kind === "integer";
     if (
-      value === undefined || value.trim() === "" || !Number.isFinite(parsed) ||
-      (rule.integer && !Number.isInteger(parsed)) || parsed < rule.min ||
-      (rule.max !== undefined && parsed > rule.max)
+      value.trim() === "" || !Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)) ||
+      (spec.min !== undefined && parsed < spec.min) || (spec.max !== undefined && parsed > spec.max)
     ) {
       this.problems.push(
-        `Invalid ${origin}: ${JSON.stringify(value ?? "")} is not ${kind} in ${range}`,
+        `Invalid ${origin}: ${JSON.stringify(value)} is not ${
+          integer ? "an integer" : "a number"
+        } in ${rangeText(spec)}`,
       );
-      return rule.min;
+      return spec.min ?? 0;
     }
     return parsed;
   }
 
-  optionalNumber(name: string, rule: NumberRule): number | null {
-    return this.text(name).value === undefined ? null : this.number(name, rule);
+  /** A number flag that has a default, so never null. */
+  required(name: string): number {
+    return this.number(name) ?? 0;
   }
 
-  choice<T extends string>(name: string, choices: readonly T[]): T {
+  choice<T extends string>(name: string): T {
+    const spec = this.#spec(name, ["choice"]);
+    const choices = spec.choices ?? [];
     const { value, origin } = this.text(name);
-    if (value !== undefined && (choices as readonly string[]).includes(value)) return value as T;
+    if (value !== undefined && choices.includes(value)) return value as T;
     this.problems.push(
       `Invalid ${origin}: ${JSON.stringify(value ?? "")} is not one of ${choices.join(", ")}`,
     );
     return choices[0] as T;
   }
 
+  /** A boolean flag: given on the command line, or its variable set to 1/true/yes/on (0/false/no/off). */
   bool(name: string): boolean {
-    return this.#raw.get(name) === true;
+    this.#spec(name, ["boolean"]);
+    if (this.#raw.get(name) === true) return true;
+    const envValue = this.#env[envNameOf(name)];
+    if (envValue === undefined || envValue === "") return false;
+    const word = envValue.trim().toLowerCase();
+    if (TRUE_WORDS.includes(word)) return true;
+    if (!FALSE_WORDS.includes(word)) {
+      this.problems.push(
+        `Invalid ${envNameOf(name)} (for --${name}): ${JSON.stringify(envValue)} is not one of ` +
+          `${TRUE_WORDS.join(", ")} or ${FALSE_WORDS.join(", ")}`,
+      );
+    }
+    return false;
   }
 
   list(name: string): string[] {
+    this.#spec(name, ["list"]);
     const raw = this.#raw.get(name);
     if (Array.isArray(raw)) return raw;
     const envValue = this.#env[envNameOf(name)];
@@ -527,30 +712,28 @@ export function parseListenAddress(value: string): ListenAddress {
   return { hostname: match[1] ?? match[2] ?? "", port };
 }
 
-function resolveSources(r: Resolver): SourceSpec[] {
-  const args = r.list("source");
-  const streams = r.number("streams", { min: 0, max: 1024, integer: true });
-  for (let i = 0; i < streams; i++) args.push("synthetic");
-  const sources: SourceSpec[] = [];
-  const seen = new Set<string>();
-  let unnamed = 0;
-  for (const arg of args) {
-    const split = splitSourceArg(arg);
-    const id = split.id ?? `s${unnamed++}`;
-    if (seen.has(id)) {
-      r.problems.push(
-        `Invalid --source ${JSON.stringify(arg)}: duplicate stream id ${JSON.stringify(id)}`,
-      );
-      continue;
-    }
-    seen.add(id);
-    try {
-      sources.push(parseSourceUri(id, split.uri));
-    } catch (err) {
-      r.problems.push(`Invalid --source ${JSON.stringify(arg)}: ${(err as Error).message}`);
-    }
+function resolveSources(r: Resolver): { sources: SourceSpec[]; sourceArgs: SourceArg[] } {
+  const sourceArgs: SourceArg[] = r.list("source").map((text) => ({
+    text,
+    origin: `--source ${JSON.stringify(text)}`,
+  }));
+  const streams = r.required("streams");
+  for (let i = 0; i < streams; i++) {
+    sourceArgs.push({ text: "synthetic", origin: `--streams ${streams}` });
   }
-  return sources;
+  const { sources, problems } = resolveSourceArgs(sourceArgs);
+  r.problems.push(...problems);
+  return { sources, sourceArgs };
+}
+
+function resolveListen(r: Resolver): ListenAddress {
+  const { value, origin } = r.text("listen");
+  try {
+    return parseListenAddress(value ?? "");
+  } catch (err) {
+    r.problems.push(`Invalid ${origin}: ${(err as Error).message}`);
+    return { hostname: "0.0.0.0", port: 8000 };
+  }
 }
 
 /**
@@ -570,71 +753,66 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
   const r = new Resolver(raw, env, problems);
   const help = r.bool("help");
   const version = r.bool("version");
-  const listenText = r.text("listen");
-  let listen: ListenAddress = { hostname: "0.0.0.0", port: 8000 };
-  try {
-    listen = parseListenAddress(listenText.value ?? "");
-  } catch (err) {
-    problems.push(`Invalid ${listenText.origin}: ${(err as Error).message}`);
-  }
   if (r.bool("realtime") && r.bool("no-realtime")) {
     problems.push("Flags --realtime and --no-realtime contradict each other: give one");
   }
-  const ffmpegPath = r.text("ffmpeg").value ?? "ffmpeg";
+  const ffmpegPath = r.string("ffmpeg") ?? "ffmpeg";
   const config: Config = {
-    modelPath: r.text("model").value ?? null,
-    sources: resolveSources(r),
-    provider: r.choice("provider", ["auto", "cuda", "cpu"] as const),
-    deviceId: r.number("device", { min: 0, max: 255, integer: true }),
-    batchSize: r.number("batch-size", { min: 1, max: 256, integer: true }),
-    batchTimeoutMs: r.number("batch-timeout-ms", { min: 0, max: 60000 }),
+    modelPath: r.string("model"),
+    ...resolveSources(r),
+    sourcesFile: r.string("sources-file"),
+    provider: r.choice("provider"),
+    deviceId: r.required("device"),
+    batchSize: r.required("batch-size"),
+    batchTimeoutMs: r.required("batch-timeout-ms"),
     inferenceThreads: r.text("inference-threads").value === "auto"
       ? defaultInferenceThreads()
-      : r.number("inference-threads", { min: 0, max: 1024, integer: true }),
+      : r.required("inference-threads"),
     loop: r.bool("loop"),
     realtime: !r.bool("no-realtime"),
     ffmpegPath,
-    ffprobePath: r.text("ffprobe").value ??
+    ffprobePath: r.string("ffprobe") ??
       (ffmpegPath.includes("/") ? ffmpegPath.replace(/[^/]*$/, "ffprobe") : "ffprobe"),
-    stallTimeoutSeconds: r.number("stall-timeout-s", { min: 0.5, max: 3600 }),
-    retryMaxSeconds: r.number("retry-max-s", { min: 1, max: 3600 }),
-    queueFrames: r.number("batch-queue-frames", { min: 1, max: 1024, integer: true }),
-    listen,
-    nvidiaSmiPath: r.text("nvidia-smi").value ?? "nvidia-smi",
-    gpuPollMs: r.number("gpu-poll-ms", { min: 50, max: 3600000, integer: true }),
-    gpuPollMethod: r.choice("gpu-poll-method", ["loop", "spawn"] as const),
-    gpuTimeoutMs: r.number("gpu-timeout-ms", { min: 100, max: 600000, integer: true }),
-    solver: r.choice("solver", ["on", "off"] as const),
-    fragTrigger: r.number("frag-trigger", { min: 0, max: 1 }),
-    fragTarget: r.number("frag-target", { min: 0, max: 1 }),
-    fragHysteresis: r.number("frag-hysteresis", { min: 1, max: 1000, integer: true }),
-    fragCooldown: r.number("frag-cooldown", { min: 0, max: 100000, integer: true }),
-    fragMaxActionsPerHour: r.number("frag-max-actions-per-hour", {
-      min: 0,
-      max: 3600,
-      integer: true,
-    }),
-    fragWindowSeconds: r.number("frag-window-s", { min: 1, max: 86400 }),
-    fragMarginMiB: r.number("frag-margin-mib", { min: 0, max: 1048576 }),
-    resultsPath: r.text("results").value ?? null,
-    durationSeconds: r.optionalNumber("duration", { min: 0 }),
-    scoreThreshold: r.number("score-threshold", { min: 0, max: 1 }),
-    iouThreshold: r.number("iou-threshold", { min: 0, max: 1 }),
-    maxDetections: r.number("max-detections", { min: 1, max: 10000, integer: true }),
-    maxCandidates: r.number("max-candidates", { min: 1, max: 1000000, integer: true }),
-    fpsWindowSeconds: r.number("fps-window-s", { min: 1, max: 3600, integer: true }),
-    latencyWindowSeconds: r.number("latency-window-s", { min: 1, max: 3600, integer: true }),
-    logFormat: r.choice("log-format", ["text", "json"] as const),
-    logLevel: r.choice("log-level", ["info", "debug", "warn", "error"] as const),
-    status: r.choice("status", ["auto", "on", "off"] as const),
-    statusIntervalSeconds: r.number("status-interval-s", { min: 1, max: 3600 }),
+    decode: r.choice("decode"),
+    stallTimeoutSeconds: r.required("stall-timeout-s"),
+    retryMaxSeconds: r.required("retry-max-s"),
+    queueFrames: r.required("batch-queue-frames"),
+    listen: resolveListen(r),
+    webEnableLifecycle: r.bool("web-enable-lifecycle"),
+    liveView: r.bool("live-view"),
+    nvidiaSmiPath: r.string("nvidia-smi") ?? "nvidia-smi",
+    gpuPollMs: r.required("gpu-poll-ms"),
+    gpuPollMethod: r.choice("gpu-poll-method"),
+    gpuTimeoutMs: r.required("gpu-timeout-ms"),
+    solver: r.choice("solver"),
+    fragTrigger: r.required("frag-trigger"),
+    fragTarget: r.required("frag-target"),
+    fragHysteresis: r.required("frag-hysteresis"),
+    fragCooldown: r.required("frag-cooldown"),
+    fragMaxActionsPerHour: r.required("frag-max-actions-per-hour"),
+    fragWindowSeconds: r.required("frag-window-s"),
+    fragMarginMiB: r.required("frag-margin-mib"),
+    resultsPath: r.string("results"),
+    durationSeconds: r.number("duration"),
+    stopTimeoutSeconds: r.required("stop-timeout-s"),
+    scoreThreshold: r.required("score-threshold"),
+    iouThreshold: r.required("iou-threshold"),
+    maxDetections: r.required("max-detections"),
+    maxCandidates: r.required("max-candidates"),
+    fpsWindowSeconds: r.required("fps-window-s"),
+    latencyWindowSeconds: r.required("latency-window-s"),
+    logFormat: r.choice("log-format"),
+    logLevel: r.choice("log-level"),
+    status: r.choice("status"),
+    statusIntervalSeconds: r.required("status-interval-s"),
     help,
     version,
   };
-  if (config.modelPath === "") problems.push(`Invalid --model: the path is empty`);
-  if (config.resultsPath === "") problems.push(`Invalid --results: the path is empty`);
-  if (!help && !version && config.sources.length === 0 && problems.length === 0) {
-    problems.push("No sources: give --source [ID=]URI or --streams N");
+  if (
+    !help && !version && config.sources.length === 0 && config.sourcesFile === null &&
+    problems.length === 0
+  ) {
+    problems.push("No sources: give --source [ID=]URI, --sources-file PATH or --streams N");
   }
   if (problems.length > 0 && !help && !version) throw new ConfigError(problems);
   return config;

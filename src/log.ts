@@ -45,12 +45,29 @@ function formatTextValue(value: string | number | boolean | null): string {
 export class Logger {
   #format: LogFormat;
   #minLevel: number;
-  writer: LogWriter;
+  #writer: LogWriter;
 
   constructor(options: LoggerOptions = {}) {
     this.#format = options.format ?? "text";
     this.#minLevel = LEVEL_ORDER[options.level ?? "info"];
-    this.writer = options.writer ?? STDERR_WRITER;
+    this.#writer = options.writer ?? STDERR_WRITER;
+  }
+
+  /** Where lines go. */
+  get writer(): LogWriter {
+    return this.#writer;
+  }
+
+  /**
+   * Sends lines through `wrap(inner)` until the returned function is called (a live status
+   * block erases itself around each line).
+   */
+  wrapWriter(wrap: (inner: LogWriter) => LogWriter): () => void {
+    const inner = this.#writer;
+    this.#writer = wrap(inner);
+    return () => {
+      this.#writer = inner;
+    };
   }
 
   /** The output form this logger writes. */
@@ -87,13 +104,13 @@ export class Logger {
       for (const [key, value] of Object.entries(fields)) {
         if (value !== undefined) record[key] = value;
       }
-      this.writer.writeLine(JSON.stringify(record));
+      this.#writer.writeLine(JSON.stringify(record));
       return;
     }
     let line = `${ts} ${level.toUpperCase().padEnd(5)} ${msg}`;
     for (const [key, value] of Object.entries(fields)) {
       if (value !== undefined) line += ` ${key}=${formatTextValue(value)}`;
     }
-    this.writer.writeLine(line);
+    this.#writer.writeLine(line);
   }
 }

@@ -3,11 +3,12 @@ import {
   ConfigError,
   defaultInferenceThreads,
   envNameOf,
+  FLAGS,
   parseConfig,
   parseListenAddress,
   usage,
 } from "../src/config.ts";
-import { type SourceSpec, splitSourceArg } from "../src/source_uri.ts";
+import { type SourceSpec, splitSourceArg } from "../src/sources/source_uri.ts";
 
 function geometry(s: SourceSpec): [string, number, number, number] {
   if (s.kind !== "synthetic") throw new Error(`${s.id} is not synthetic`);
@@ -64,13 +65,18 @@ Deno.test("parseConfig() reads [ID=]URI sources and numbers the unnamed ones in 
 Deno.test("splitSourceArg() treats text before = as an id only when it is a valid id", () => {
   assertEquals(splitSourceArg("cam.1_a-b=synthetic"), { id: "cam.1_a-b", uri: "synthetic" });
   assertEquals(splitSourceArg("rtsp://h/x?a=b"), { id: null, uri: "rtsp://h/x?a=b" });
-  assertEquals(splitSourceArg("=synthetic"), { id: null, uri: "=synthetic" });
+  assertEquals(splitSourceArg("/videos/a=b.mp4"), { id: null, uri: "/videos/a=b.mp4" });
+  assertThrows(() => splitSourceArg("=synthetic"), Error, 'stream id ""');
+  assertThrows(() => splitSourceArg("x".repeat(65) + "=synthetic"), Error, "1-64 characters");
 });
 
 Deno.test("parseConfig() refuses a duplicate stream id, naming it", () => {
   const problems = problemsOf(["--source", "s0=synthetic", "--source", "synthetic"]);
   assertEquals(problems.length, 1);
-  assert(problems[0]!.includes('duplicate stream id "s0"'), problems[0]);
+  assert(
+    problems[0]!.includes('stream id "s0" is already defined by --source "s0=synthetic"'),
+    problems[0],
+  );
 });
 
 Deno.test("parseConfig() refuses an unknown flag, naming it", () => {
@@ -139,7 +145,9 @@ Deno.test("parseConfig() refuses unknown choices and unsupported sources", () =>
 });
 
 Deno.test("parseConfig() asks for a source when none is given", () => {
-  assertEquals(problemsOf([]), ["No sources: give --source [ID=]URI or --streams N"]);
+  assertEquals(problemsOf([]), [
+    "No sources: give --source [ID=]URI, --sources-file PATH or --streams N",
+  ]);
 });
 
 Deno.test("parseConfig() refuses a flag without its value", () => {
@@ -236,4 +244,56 @@ Deno.test("parseConfig() leaves one core to the event loop by default, and takes
   assertEquals(parseConfig(["--streams", "1"]).inferenceThreads, defaultInferenceThreads());
   assertEquals(parseConfig(["--streams", "1", "--inference-threads", "0"]).inferenceThreads, 0);
   assertEquals(problemsOf(["--streams", "1", "--inference-threads", "many"]).length, 1);
+});
+
+Deno.test("parseConfig() refuses sources that are clearly typos, naming them", () => {
+  const cases: [string, string][] = [
+    ["lobby cam=rtsp://10.0.0.5/s", 'stream id "lobby cam" is not 1-64 characters'],
+    ['a"b=synthetic', 'stream id "a\\"b" is not 1-64 characters'],
+    ["synthetic@-1", 'malformed "synthetic@-1": write synthetic[:WxH][@FPS]'],
+    ["testsrc:10", 'malformed "testsrc:10"'],
+    ["cam=gopher://x", "unsupported URI"],
+  ];
+  for (const [source, expected] of cases) {
+    const problems = problemsOf(["--source", source]);
+    assertEquals(problems.length, 1, source);
+    assert(problems[0]!.startsWith(`Invalid --source ${JSON.stringify(source)}:`), problems[0]);
+    assert(problems[0]!.includes(expected), `${problems[0]} should include ${expected}`);
+  }
+  // Whitespace inside a file path stays allowed.
+  const c = parseConfig(["--source", "./my videos/lobby cam.mp4"]);
+  assertEquals(
+    c.sources[0]!.kind === "ffmpeg" && c.sources[0]!.target,
+    "./my videos/lobby cam.mp4",
+  );
+});
+
+Deno.test("parseConfig() reads boolean flags from the environment", () => {
+  const on = parseConfig(["--streams", "1"], {
+    [envNameOf("loop")]: "1",
+    [envNameOf("live-view")]: "true",
+    [envNameOf("no-realtime")]: "yes",
+  });
+  assertEquals([on.loop, on.liveView, on.realtime], [true, true, false]);
+  const off = parseConfig(["--streams", "1"], { [envNameOf("loop")]: "0" });
+  assertEquals(off.loop, false);
+  const problems = problemsOf(["--streams", "1"], { [envNameOf("loop")]: "maybe" });
+  assertEquals(problems.length, 1);
+  assert(problems[0]!.startsWith('Invalid POSE_EXPORTER_LOOP (for --loop): "maybe"'), problems[0]);
+});
+
+Deno.test("FLAGS: every number flag has its range and every choice flag its choices", () => {
+  for (const flag of FLAGS) {
+    if (flag.kind === "number" || flag.kind === "integer") {
+      assert(flag.min !== undefined && flag.max !== undefined, `--${flag.name} has a range`);
+    }
+    if (flag.kind === "choice") {
+      assert(flag.choices?.includes(flag.default ?? ""), `--${flag.name}'s default is a choice`);
+    }
+  }
+  assert(usage().includes("(default 8; 1..256)"), "--help shows the batch size's range");
+});
+
+Deno.test("parseConfig() takes a --duration beyond a timer's 24.8 days", () => {
+  assertEquals(parseConfig(["--streams", "1", "--duration", "3000000"]).durationSeconds, 3000000);
 });

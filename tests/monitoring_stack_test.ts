@@ -6,15 +6,10 @@ import { assert, assertEquals } from "./_assert.ts";
 import { freePort, pollUntil, ROOT, startExporter } from "./_helpers.ts";
 import { FAKE_NVIDIA_SMI, FakeGpuState, h200 } from "./fakes/fake_gpu.ts";
 import { buildDashboard } from "../scripts/gen_dashboard.ts";
+import { expandDashboardQuery } from "../src/doctor/dashboard_queries.ts";
 
 // deno-lint-ignore no-explicit-any -- parsed YAML and JSON documents are walked by key
 type Doc = any;
-
-/** Expands the dashboard's variables as Grafana does with "All" selected (allValue ".*"). */
-function expand(expr: string): string {
-  return expr.replaceAll("$instance", ".*").replaceAll("$stream", ".*").replaceAll("$device", ".*")
-    .replaceAll("$__rate_interval", "10s");
-}
 
 async function query(base: string, expr: string): Promise<Doc> {
   const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(expr)}`);
@@ -83,6 +78,9 @@ Deno.test("monitoring - every dashboard panel returns data from a real Prometheu
     );
 
     const dashboard: Doc = buildDashboard();
+    // The dashboard's variables as Grafana's "All", $__rate_interval as 10 s.
+    const expand = (expr: string) =>
+      expandDashboardQuery(expr, dashboard.templating.list, { rateInterval: "10s" });
     const empty: string[] = [];
     let checked = 0;
     for (const panel of dashboard.panels.filter((p: Doc) => p.type !== "row")) {

@@ -98,11 +98,6 @@ export class FragmentationSolver {
     return this.#busy;
   }
 
-  /** Polls in a row above the trigger so far. */
-  get pollsAbove(): number {
-    return this.#above;
-  }
-
   /** Takes one usable reading and acts on it. */
   async onReading(r: SolverReading): Promise<SolverDecision> {
     const o = this.options;

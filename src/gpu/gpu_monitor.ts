@@ -20,6 +20,8 @@ export interface GpuMonitorOptions {
   log: Logger;
   /** Clock in ms. @default {performance.now} */
   now?: () => number;
+  /** Receives each usable reading (the solver). */
+  onReading?: (reading: SolverReading) => void;
 }
 
 /** The exporter's own memory on its device, and how it was found. */
@@ -39,8 +41,6 @@ export interface OwnUsage {
 export class GpuMonitor {
   readonly workingShape: WorkingShape;
   readonly calibration = new CalibrationTable();
-  /** Receives each usable reading. */
-  onReading: ((reading: SolverReading) => void) | null = null;
   #reader: GpuReader;
   #options: GpuMonitorOptions;
   #now: () => number;
@@ -191,7 +191,7 @@ export class GpuMonitor {
     });
     if (ratio === null || shape === null || needed === null) return;
     const device = poll.gpus.find((g) => g.index === this.#options.deviceId)!;
-    this.onReading?.({
+    this.#options.onReading?.({
       ratio,
       usedMiB: own.usedMiB,
       freeMiB: device.freeMiB,
@@ -205,7 +205,8 @@ export class GpuMonitor {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await this.#inFlight;
+    // Closing the reader first ends a call that hangs, so the stop does not wait for it.
     await this.#reader.close();
+    await this.#inFlight;
   }
 }

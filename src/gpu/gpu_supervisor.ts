@@ -28,6 +28,9 @@ export class GpuSupervisor {
   #config: Config;
   #log: Logger;
   #solver: FragmentationSolver | null = null;
+  /** The rebuild under way, if any: its readings are not used, and a stop waits for it. */
+  #acting: Promise<unknown> | null = null;
+  #stopped = false;
 
   constructor(config: Config, options: GpuSupervisorOptions) {
     this.#config = config;
@@ -45,6 +48,10 @@ export class GpuSupervisor {
       windowMs: config.fragWindowSeconds * 1000,
       metrics: this.metrics,
       log: options.log,
+      onReading: (reading) => {
+        if (this.#solver === null || this.#acting !== null || this.#stopped) return;
+        this.#acting = this.#solver.onReading(reading).finally(() => (this.#acting = null));
+      },
     });
   }
 
@@ -96,16 +103,12 @@ export class GpuSupervisor {
       },
     });
     this.#solver = solver;
-    this.monitor.onReading = (reading) => {
-      if (solver.busy) return;
-      void solver.onReading(reading);
-    };
   }
 
   /** Stops polling; waits for a rebuild in progress to end. */
   async stop(): Promise<void> {
-    this.monitor.onReading = null;
-    while (this.#solver?.busy) await new Promise((r) => setTimeout(r, 20));
+    this.#stopped = true;
+    await this.#acting;
     await this.monitor.stop();
   }
 }

@@ -87,6 +87,8 @@ export class NvidiaSmiReader implements GpuReader {
   #firstLine: Promise<void> = Promise.resolve();
   #onLine: () => void = () => {};
 
+  #closing = new AbortController();
+
   constructor(options: NvidiaSmiReaderOptions = {}) {
     this.path = options.path ?? "nvidia-smi";
     this.method = options.method ?? "loop";
@@ -94,7 +96,7 @@ export class NvidiaSmiReader implements GpuReader {
     this.#intervalMs = options.intervalMs ?? 1000;
   }
 
-  /** Runs nvidia-smi once with `args`; kills it after the timeout. */
+  /** Runs nvidia-smi once with `args`; kills it after the timeout, or when the reader closes. */
   async #run(args: string[]): Promise<CommandOutput | GpuPollFailure> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
@@ -104,8 +106,11 @@ export class NvidiaSmiReader implements GpuReader {
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        signal: controller.signal,
+        signal: AbortSignal.any([controller.signal, this.#closing.signal]),
       }).output();
+      if (this.#closing.signal.aborted) {
+        return { kind: "error", reason: "exit", detail: "the reader was closed" };
+      }
       if (controller.signal.aborted) {
         return { kind: "error", reason: "timeout", detail: `no answer in ${this.#timeoutMs} ms` };
       }
@@ -285,7 +290,9 @@ export class NvidiaSmiReader implements GpuReader {
     this.#loopFailure = null;
   }
 
+  /** Ends the persistent process and any call in flight. */
   async close(): Promise<void> {
+    this.#closing.abort();
     await this.#stopLoop();
   }
 }

@@ -233,6 +233,71 @@ export const POSE_EXPORTER_INFO = {
   labels: ["version", "provider", "model"],
 } as const satisfies MetricDefinition;
 
+/** Constant 1 per stream, carrying where its video is decoded. */
+export const POSE_STREAM_INFO = {
+  name: "pose_stream_info",
+  type: "gauge",
+  help: "Constant 1 per stream with its decoder (nvdec or cpu)",
+  labels: ["stream_id", "decoder"],
+} as const satisfies MetricDefinition;
+
+/** Time a frame spends in each pipeline stage, all streams together. */
+export const POSE_STAGE_LATENCY_SECONDS = {
+  name: "pose_stage_latency_seconds",
+  type: "histogram",
+  help: "Seconds a frame spends in each pipeline stage (source, queue, handoff, inference, " +
+    "postprocess, sink), all streams together",
+  labels: ["stage"],
+} as const satisfies MetricDefinition;
+
+/** Result lines that could not be written (disk full, file unwritable). */
+export const POSE_RESULTS_LOST_TOTAL = {
+  name: "pose_results_lost_total",
+  type: "counter",
+  help: "Result lines that could not be written to the --results file",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Queued frames of streams removed at run time, dropped with their stream. */
+export const POSE_REMOVED_STREAM_FRAMES_DROPPED_TOTAL = {
+  name: "pose_removed_stream_frames_dropped_total",
+  type: "counter",
+  help: "Queued frames dropped because their stream was removed by a reload",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Whether the last reload (sources file, results file) succeeded, as Prometheus exports it. */
+export const POSE_CONFIG_RELOAD_SUCCESS = {
+  name: "pose_config_reload_success",
+  type: "gauge",
+  help: "1 when the last reload of the sources file and results file succeeded, else 0",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** When the last successful reload happened. */
+export const POSE_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS = {
+  name: "pose_config_last_reload_success_timestamp_seconds",
+  type: "gauge",
+  help: "Unix time of the last successful reload (the start counts as one)",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Reloads that failed and changed nothing. */
+export const POSE_CONFIG_RELOAD_FAILURES_TOTAL = {
+  name: "pose_config_reload_failures_total",
+  type: "counter",
+  help: "Reloads refused (invalid sources file, results file not reopened); nothing changed",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Metric families whose collection failed during a scrape (the rest was served). */
+export const POSE_SCRAPE_COLLECT_ERRORS_TOTAL = {
+  name: "pose_scrape_collect_errors_total",
+  type: "counter",
+  help: "Metric families left out of a scrape because collecting them failed, by family",
+  labels: ["family"],
+} as const satisfies MetricDefinition;
+
 /** Every metric this module defines, in exposition order. */
 export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_FPS,
@@ -262,6 +327,14 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_GPU_GARBAGE_LINES_TOTAL,
   POSE_SOLVER_ACTIONS_TOTAL,
   POSE_EXPORTER_INFO,
+  POSE_STREAM_INFO,
+  POSE_STAGE_LATENCY_SECONDS,
+  POSE_RESULTS_LOST_TOTAL,
+  POSE_REMOVED_STREAM_FRAMES_DROPPED_TOTAL,
+  POSE_CONFIG_RELOAD_SUCCESS,
+  POSE_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
+  POSE_CONFIG_RELOAD_FAILURES_TOTAL,
+  POSE_SCRAPE_COLLECT_ERRORS_TOTAL,
 ];
 
 /** Every metric name, for tests and callers that enumerate what the exporter adds. */
@@ -326,6 +399,37 @@ export const INFERENCE_BUCKETS_SECONDS = [
   0.5,
   1,
   2.5,
+];
+
+/** The stages of pose_stage_latency_seconds: inside a frame's span, then outside it. */
+export const PIPELINE_STAGES = [
+  "queue",
+  "handoff",
+  "inference",
+  "postprocess",
+  "source",
+  "sink",
+] as const;
+
+/** A stage of the pipeline. */
+export type PipelineStage = typeof PIPELINE_STAGES[number];
+
+/** Buckets of pose_stage_latency_seconds: from 50 µs (a hand-over) to seconds (a stalled queue). */
+export const STAGE_BUCKETS_SECONDS = [
+  0.00005,
+  0.0001,
+  0.00025,
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
 ];
 
 /** Quantiles of pose_latency_ms. */

@@ -50,13 +50,31 @@ export function formatValue(value: number): string {
 /** A label set: label name to value, matching the definition's label names. */
 export type LabelSet = Readonly<Record<string, string>>;
 
-/** Base of the indexed metrics: a definition plus an ordered list of label sets (series). */
+/** A typed array of `length` holding `from`'s values first, then `fill`. */
+export function grownArray<T extends Float64Array | Int32Array>(
+  from: T,
+  length: number,
+  fill = 0,
+): T {
+  if (from.length >= length) return from;
+  const next = new (from.constructor as new (n: number) => T)(length);
+  next.fill(fill);
+  next.set(from);
+  return next;
+}
+
+/**
+ * Base of the indexed metrics: a definition plus an ordered list of label sets (series).
+ * A series can be added or removed later ({@linkcode IndexedMetric.setSeries}); a removed
+ * series (null) is not rendered, so a stream removed at run time leaves no series behind.
+ */
 export abstract class IndexedMetric {
   /** The metric name; prom-client's Registry may rewrite it during an OpenMetrics render. */
   name: string;
   readonly help: string;
   readonly type: MetricType;
-  readonly labelSets: readonly LabelSet[];
+  #labelSets: (LabelSet | null)[];
+  #definition: MetricDefinition;
   /** The name as defined, which no registry rewrites. */
   readonly definitionName: string;
 
@@ -70,22 +88,52 @@ export abstract class IndexedMetric {
         `Cannot build ${definition.name} as a ${expectedType}: it is a ${definition.type}`,
       );
     }
-    for (const set of labelSets) {
-      const keys = Object.keys(set).sort().join(",");
-      if (keys !== [...definition.labels].sort().join(",")) {
-        throw new Error(
-          `Cannot build ${definition.name}: label set ${
-            JSON.stringify(set)
-          } does not match labels ${definition.labels.join(",")}`,
-        );
-      }
-    }
+    this.#definition = definition;
+    for (const set of labelSets) this.#check(set);
     this.name = definition.name;
     this.definitionName = definition.name;
     this.help = definition.help;
     this.type = definition.type;
-    this.labelSets = labelSets;
+    this.#labelSets = [...labelSets];
   }
+
+  #check(set: LabelSet): void {
+    const definition = this.#definition;
+    const keys = Object.keys(set).sort().join(",");
+    if (keys !== [...definition.labels].sort().join(",")) {
+      throw new Error(
+        `Cannot build ${definition.name}: label set ${JSON.stringify(set)} does not match labels ${
+          definition.labels.join(",")
+        }`,
+      );
+    }
+  }
+
+  /** The label set of each series; null where a series was removed. */
+  get labelSets(): readonly (LabelSet | null)[] {
+    return this.#labelSets;
+  }
+
+  /**
+   * Gives series `series` the label set `labels` (growing the storage when it is new), or
+   * removes it with null. Either way its values start again from zero.
+   */
+  setSeries(series: number, labels: LabelSet | null): void {
+    if (labels !== null) this.#check(labels);
+    if (series >= this.#labelSets.length) {
+      const count = series + 1;
+      while (this.#labelSets.length < count) this.#labelSets.push(null);
+      this.resizeSeries(count);
+    }
+    this.#labelSets[series] = labels;
+    this.initSeries(series, labels);
+  }
+
+  /** Grows the per-series storage to `count` series. */
+  protected abstract resizeSeries(count: number): void;
+
+  /** Zeroes series `series` and derives what its label set implies. */
+  protected abstract initSeries(series: number, labels: LabelSet | null): void;
 
   /** The current samples. */
   abstract values(): MetricValue[];
@@ -141,23 +189,41 @@ export class IndexedCounter extends IndexedMetric {
   }
 
   values(): MetricValue[] {
-    return this.labelSets.map((labels, i) => ({ value: this.#counts[i]!, labels }));
+    const out: MetricValue[] = [];
+    this.labelSets.forEach((labels, i) => labels && out.push({ value: this.#counts[i]!, labels }));
+    return out;
   }
 
   reset(): void {
     this.#counts.fill(0);
+  }
+
+  protected resizeSeries(count: number): void {
+    this.#counts = grownArray(this.#counts, count);
+  }
+
+  protected initSeries(series: number): void {
+    this.#counts[series] = 0;
   }
 }
 
 /** A gauge per label set; `set(series, v)` is one typed-array write. */
 export class IndexedGauge extends IndexedMetric {
   #values: Float64Array;
-  /** Called before each render to refresh values (errors are caught by the caller's wrapper). */
-  collect: (() => void) | null = null;
+  #collect: (() => void) | null;
 
-  constructor(definition: MetricDefinition, labelSets: readonly LabelSet[]) {
+  /**
+   * @param collect called before each render to refresh the values; when it throws, the
+   *   render of this family fails alone (see MetricsRenderer), not the scrape
+   */
+  constructor(
+    definition: MetricDefinition,
+    labelSets: readonly LabelSet[],
+    collect: (() => void) | null = null,
+  ) {
     super(definition, "gauge", labelSets);
     this.#values = new Float64Array(labelSets.length);
+    this.#collect = collect;
   }
 
   /** Sets series `series` to `value`. */
@@ -171,12 +237,22 @@ export class IndexedGauge extends IndexedMetric {
   }
 
   values(): MetricValue[] {
-    if (this.collect) this.collect();
-    return this.labelSets.map((labels, i) => ({ value: this.#values[i]!, labels }));
+    this.#collect?.();
+    const out: MetricValue[] = [];
+    this.labelSets.forEach((labels, i) => labels && out.push({ value: this.#values[i]!, labels }));
+    return out;
   }
 
   reset(): void {
     this.#values.fill(0);
+  }
+
+  protected resizeSeries(count: number): void {
+    this.#values = grownArray(this.#values, count);
+  }
+
+  protected initSeries(series: number): void {
+    this.#values[series] = 0;
   }
 }
 
@@ -205,10 +281,25 @@ export class IndexedHistogram extends IndexedMetric {
     this.#bucketCounts = new Float64Array(labelSets.length * (buckets.length + 1));
     this.#sums = new Float64Array(labelSets.length);
     this.#counts = new Float64Array(labelSets.length);
-    this.#bucketLabels = labelSets.map((set) => [
-      ...buckets.map((le) => ({ ...set, le: String(le) })),
-      { ...set, le: "+Inf" },
-    ]);
+    this.#bucketLabels = labelSets.map((set) => this.#labelsOf(set));
+  }
+
+  #labelsOf(set: LabelSet): LabelSet[] {
+    return [...this.buckets.map((le) => ({ ...set, le: String(le) })), { ...set, le: "+Inf" }];
+  }
+
+  protected resizeSeries(count: number): void {
+    this.#bucketCounts = grownArray(this.#bucketCounts, count * (this.buckets.length + 1));
+    this.#sums = grownArray(this.#sums, count);
+    this.#counts = grownArray(this.#counts, count);
+  }
+
+  protected initSeries(series: number, labels: LabelSet | null): void {
+    const width = this.buckets.length + 1;
+    this.#bucketCounts.fill(0, series * width, (series + 1) * width);
+    this.#sums[series] = 0;
+    this.#counts[series] = 0;
+    this.#bucketLabels[series] = labels ? this.#labelsOf(labels) : [];
   }
 
   /** Records `value` in series `series`. */
@@ -226,18 +317,24 @@ export class IndexedHistogram extends IndexedMetric {
     return this.#counts[series]!;
   }
 
+  /** The sum of the observations of series `series`. */
+  sum(series: number): number {
+    return this.#sums[series]!;
+  }
+
   values(): MetricValue[] {
     const out: MetricValue[] = [];
     const width = this.buckets.length + 1;
     const bucketName = `${this.definitionName}_bucket`;
     for (let s = 0; s < this.labelSets.length; s++) {
+      const set = this.labelSets[s];
+      if (!set) continue;
       let cumulative = 0;
       const labels = this.#bucketLabels[s]!;
       for (let b = 0; b < width; b++) {
         cumulative += this.#bucketCounts[s * width + b]!;
         out.push({ value: cumulative, labels: labels[b]!, metricName: bucketName });
       }
-      const set = this.labelSets[s]!;
       out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.definitionName}_sum` });
       out.push({
         value: this.#counts[s]!,

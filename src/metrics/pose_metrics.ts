@@ -1,4 +1,4 @@
-// The exporter's metrics for a fixed set of streams, registered in a prom-client Registry.
+// The exporter's metrics, registered in a prom-client Registry; streams can come and go at run time.
 
 import client from "prom-client";
 import {
@@ -7,7 +7,12 @@ import {
   INFERENCE_BUCKETS_SECONDS,
   LATENCY_BUCKETS_SECONDS,
   LATENCY_QUANTILES,
+  PIPELINE_STAGES,
+  type PipelineStage,
   POSE_BATCH_SIZE,
+  POSE_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
+  POSE_CONFIG_RELOAD_FAILURES_TOTAL,
+  POSE_CONFIG_RELOAD_SUCCESS,
   POSE_EXPORTER_INFO,
   POSE_FPS,
   POSE_FRAMES_DROPPED_TOTAL,
@@ -18,10 +23,15 @@ import {
   POSE_PERSONS,
   POSE_PERSONS_DETECTED_TOTAL,
   POSE_QUEUE_DEPTH,
+  POSE_REMOVED_STREAM_FRAMES_DROPPED_TOTAL,
+  POSE_RESULTS_LOST_TOTAL,
+  POSE_STAGE_LATENCY_SECONDS,
   POSE_STREAM_FAILURES_TOTAL,
+  POSE_STREAM_INFO,
   POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS,
   POSE_STREAM_RESTARTS_TOTAL,
   POSE_STREAM_UP,
+  STAGE_BUCKETS_SECONDS,
   STREAM_DOWN_REASONS,
   type StreamDownReason,
 } from "./definitions.ts";
@@ -30,6 +40,7 @@ import {
   IndexedGauge,
   IndexedHistogram,
   type IndexedMetric,
+  type LabelSet,
 } from "./indexed_metrics.ts";
 import { WindowRate } from "./window_rate.ts";
 import { WindowSummary } from "./window_summary.ts";
@@ -42,29 +53,28 @@ export interface PoseMetricsOptions {
   latencyWindowSeconds?: number;
   /** Latency samples kept per stream for the quantiles. @default {4096} */
   latencySamples?: number;
-  /** Largest batch, for the batch size buckets. @default {8} */
-  maxBatchSize?: number;
+  /** The batch shapes the model runs at, for the batch size buckets. @default {[1, 2, 4, 8]} */
+  batchShapes?: readonly number[];
   /** Registry to register in; a fresh one with prom-client's default metrics when absent. */
   registry?: client.Registry;
   /** Clock in milliseconds. @default {performance.now} */
   now?: () => number;
 }
 
-/** Builds the batch-size buckets: powers of two up to and including `max`. */
-function batchBuckets(max: number): number[] {
-  const buckets: number[] = [];
-  for (let b = 1; b < max; b *= 2) buckets.push(b);
-  buckets.push(max);
-  return buckets;
+/** A per-stream family and how many series each stream has in it (one per reason, etc.). */
+interface StreamFamily {
+  metric: IndexedMetric;
+  /** The label sets of one stream's series, in order. */
+  labels: (id: string) => LabelSet[];
 }
 
 /**
- * The exporter's metrics. Streams are fixed at construction, so every label set exists
- * (at zero) before the first event and each update is an index, not a label lookup.
+ * The exporter's metrics. Each stream has an index (`Frame.stream`); its label sets exist
+ * (at zero) from {@linkcode PoseMetrics.addStream} on, and each update is an index, not a
+ * label lookup. {@linkcode PoseMetrics.removeStream} removes every series of a stream.
  */
 export class PoseMetrics {
   readonly registry: client.Registry;
-  readonly streamIds: readonly string[];
   readonly fps: WindowRate;
   readonly latencyMs: WindowSummary;
   readonly latencySeconds: IndexedHistogram;
@@ -73,66 +83,103 @@ export class PoseMetrics {
   readonly personsDetected: IndexedCounter;
   readonly persons: IndexedGauge;
   readonly queueDepth: IndexedGauge;
-  readonly batchSize: IndexedHistogram;
+  batchSize: IndexedHistogram;
   readonly inferenceSeconds: IndexedHistogram;
   readonly streamUp: IndexedGauge;
   readonly streamRestarts: IndexedCounter;
   readonly streamFailures: IndexedCounter;
   readonly lastFrameTimestamp: IndexedGauge;
+  readonly streamInfo: IndexedGauge;
+  readonly stageSeconds: IndexedHistogram;
+  readonly resultsLost: IndexedCounter;
+  readonly removedStreamDrops: IndexedCounter;
+  readonly reloadSuccess: IndexedGauge;
+  readonly lastReloadSuccess: IndexedGauge;
+  readonly reloadFailures: IndexedCounter;
   #info: IndexedGauge | null = null;
   #now: () => number;
+  #families: StreamFamily[];
+  #streamIds: (string | null)[] = [];
+  #queues: { depth(stream: number): number } | null = null;
 
+  /**
+   * @param streamIds the streams at start, given indexes 0, 1, ... in order
+   * @param options windows, batch shapes, registry and clock
+   */
   constructor(streamIds: readonly string[], options: PoseMetricsOptions = {}) {
-    this.streamIds = streamIds;
     this.#now = options.now ?? (() => performance.now());
     const now = this.#now;
     if (options.registry) {
       this.registry = options.registry;
     } else {
       this.registry = new client.Registry();
-      client.collectDefaultMetrics({ register: this.registry });
+      collectDefaultMetricsLintClean(this.registry);
     }
-    const streams = streamIds.map((id) => ({ stream_id: id }));
-    const streamReasons = streamIds.flatMap((id) =>
-      DROP_REASONS.map((reason) => ({ stream_id: id, reason }))
-    );
-    this.fps = new WindowRate(POSE_FPS, streams, {
+    const none: LabelSet[] = [];
+    this.fps = new WindowRate(POSE_FPS, none, {
       windowSeconds: options.fpsWindowSeconds ?? 5,
       now,
     });
-    this.latencyMs = new WindowSummary(POSE_LATENCY_MS, streams, {
+    this.latencyMs = new WindowSummary(POSE_LATENCY_MS, none, {
       quantiles: LATENCY_QUANTILES,
       windowSeconds: options.latencyWindowSeconds ?? 60,
       capacity: options.latencySamples ?? 4096,
       now,
     });
-    this.frames = new IndexedCounter(POSE_FRAMES_TOTAL, streams);
-    this.dropped = new IndexedCounter(POSE_FRAMES_DROPPED_TOTAL, streamReasons);
-    this.personsDetected = new IndexedCounter(POSE_PERSONS_DETECTED_TOTAL, streams);
-    this.persons = new IndexedGauge(POSE_PERSONS, streams);
-    this.latencySeconds = new IndexedHistogram(
-      POSE_LATENCY_SECONDS,
-      streams,
-      LATENCY_BUCKETS_SECONDS,
-    );
+    this.frames = new IndexedCounter(POSE_FRAMES_TOTAL, none);
+    this.dropped = new IndexedCounter(POSE_FRAMES_DROPPED_TOTAL, none);
+    this.personsDetected = new IndexedCounter(POSE_PERSONS_DETECTED_TOTAL, none);
+    this.persons = new IndexedGauge(POSE_PERSONS, none);
+    this.latencySeconds = new IndexedHistogram(POSE_LATENCY_SECONDS, none, LATENCY_BUCKETS_SECONDS);
     this.batchSize = new IndexedHistogram(
       POSE_BATCH_SIZE,
       [{}],
-      batchBuckets(options.maxBatchSize ?? 8),
+      options.batchShapes ?? [1, 2, 4, 8],
     );
     this.inferenceSeconds = new IndexedHistogram(
       POSE_INFERENCE_DURATION_SECONDS,
       [{}],
       INFERENCE_BUCKETS_SECONDS,
     );
-    this.queueDepth = new IndexedGauge(POSE_QUEUE_DEPTH, streams);
-    this.streamUp = new IndexedGauge(POSE_STREAM_UP, streams);
-    this.streamRestarts = new IndexedCounter(POSE_STREAM_RESTARTS_TOTAL, streams);
-    this.streamFailures = new IndexedCounter(
-      POSE_STREAM_FAILURES_TOTAL,
-      streamIds.flatMap((id) => STREAM_DOWN_REASONS.map((reason) => ({ stream_id: id, reason }))),
+    this.queueDepth = new IndexedGauge(POSE_QUEUE_DEPTH, none, () => this.#refreshQueueDepth());
+    this.streamUp = new IndexedGauge(POSE_STREAM_UP, none);
+    this.streamRestarts = new IndexedCounter(POSE_STREAM_RESTARTS_TOTAL, none);
+    this.streamFailures = new IndexedCounter(POSE_STREAM_FAILURES_TOTAL, none);
+    this.lastFrameTimestamp = new IndexedGauge(POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS, none);
+    this.streamInfo = new IndexedGauge(POSE_STREAM_INFO, none);
+    this.stageSeconds = new IndexedHistogram(
+      POSE_STAGE_LATENCY_SECONDS,
+      PIPELINE_STAGES.map((stage) => ({ stage })),
+      STAGE_BUCKETS_SECONDS,
     );
-    this.lastFrameTimestamp = new IndexedGauge(POSE_STREAM_LAST_FRAME_TIMESTAMP_SECONDS, streams);
+    this.resultsLost = new IndexedCounter(POSE_RESULTS_LOST_TOTAL, [{}]);
+    this.removedStreamDrops = new IndexedCounter(POSE_REMOVED_STREAM_FRAMES_DROPPED_TOTAL, [{}]);
+    this.reloadSuccess = new IndexedGauge(POSE_CONFIG_RELOAD_SUCCESS, [{}]);
+    this.lastReloadSuccess = new IndexedGauge(POSE_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, [
+      {},
+    ]);
+    this.reloadFailures = new IndexedCounter(POSE_CONFIG_RELOAD_FAILURES_TOTAL, [{}]);
+    const one = (id: string) => [{ stream_id: id }];
+    this.#families = [
+      { metric: this.fps, labels: one },
+      { metric: this.latencyMs, labels: one },
+      { metric: this.frames, labels: one },
+      {
+        metric: this.dropped,
+        labels: (id) => DROP_REASONS.map((reason) => ({ stream_id: id, reason })),
+      },
+      { metric: this.personsDetected, labels: one },
+      { metric: this.persons, labels: one },
+      { metric: this.latencySeconds, labels: one },
+      { metric: this.queueDepth, labels: one },
+      { metric: this.streamUp, labels: one },
+      { metric: this.streamRestarts, labels: one },
+      {
+        metric: this.streamFailures,
+        labels: (id) => STREAM_DOWN_REASONS.map((reason) => ({ stream_id: id, reason })),
+      },
+      { metric: this.lastFrameTimestamp, labels: one },
+    ];
     for (
       const metric of [
         this.fps,
@@ -149,14 +196,76 @@ export class PoseMetrics {
         this.streamRestarts,
         this.streamFailures,
         this.lastFrameTimestamp,
+        this.streamInfo,
+        this.stageSeconds,
+        this.resultsLost,
+        this.removedStreamDrops,
+        this.reloadSuccess,
+        this.lastReloadSuccess,
+        this.reloadFailures,
       ]
     ) this.register(metric);
+    streamIds.forEach((id, stream) => this.addStream(stream, id));
   }
 
   /** Registers one more indexed metric in this registry. */
   register(metric: IndexedMetric): void {
     // prom-client types registerMetric for its own Metric class; ours implements the part it reads.
     this.registry.registerMetric(metric as unknown as client.Metric);
+  }
+
+  /** The id of stream `stream`, or undefined when it was removed or never added. */
+  streamId(stream: number): string | undefined {
+    return this.#streamIds[stream] ?? undefined;
+  }
+
+  /** Gives stream index `stream` the id `id`: every per-stream series starts at zero. */
+  addStream(stream: number, id: string): void {
+    this.#streamIds[stream] = id;
+    for (const { metric, labels } of this.#families) {
+      const sets = labels(id);
+      sets.forEach((set, i) => metric.setSeries(stream * sets.length + i, set));
+    }
+  }
+
+  /** Removes every series of stream `stream` (its decoder info included). */
+  removeStream(stream: number): void {
+    const id = this.#streamIds[stream];
+    if (id === null || id === undefined) return;
+    for (const { metric, labels } of this.#families) {
+      const count = labels(id).length;
+      for (let i = 0; i < count; i++) metric.setSeries(stream * count + i, null);
+    }
+    if (stream < this.streamInfo.labelSets.length) this.streamInfo.setSeries(stream, null);
+    this.#streamIds[stream] = null;
+  }
+
+  /** Sets pose_stream_info for `stream`: where its video is decoded. */
+  setDecoder(stream: number, decoder: string): void {
+    const id = this.#streamIds[stream];
+    if (id === null || id === undefined) return;
+    this.streamInfo.setSeries(stream, { stream_id: id, decoder });
+    this.streamInfo.set(stream, 1);
+  }
+
+  /** Sets the buckets of pose_batch_size to the batch shapes the model runs at (once known). */
+  setBatchShapes(shapes: readonly number[]): void {
+    this.registry.removeSingleMetric(this.batchSize.name);
+    this.batchSize = new IndexedHistogram(POSE_BATCH_SIZE, [{}], shapes);
+    this.register(this.batchSize);
+  }
+
+  /** Reads pose_queue_depth from `queues` at each scrape. */
+  watchQueues(queues: { depth(stream: number): number }): void {
+    this.#queues = queues;
+  }
+
+  #refreshQueueDepth(): void {
+    const queues = this.#queues;
+    if (queues === null) return;
+    this.#streamIds.forEach((id, stream) => {
+      if (id !== null) this.queueDepth.set(stream, queues.depth(stream));
+    });
   }
 
   /** Sets pose_exporter_info; called once the provider and model are known. */
@@ -180,6 +289,11 @@ export class PoseMetrics {
     this.latencySeconds.observe(stream, latencyMs / 1000);
     this.personsDetected.inc(stream, persons);
     this.persons.set(stream, persons);
+  }
+
+  /** Records the time one frame spent in `stage`, in seconds. */
+  recordStage(stage: PipelineStage, seconds: number): void {
+    this.stageSeconds.observe(PIPELINE_STAGES.indexOf(stage), seconds);
   }
 
   /** Records `n` frames of `stream` dropped for `reason`. */
@@ -218,4 +332,27 @@ export class PoseMetrics {
     this.batchSize.observe(0, frames);
     this.inferenceSeconds.observe(0, seconds);
   }
+
+  /** Records a reload's outcome, as Prometheus exports its own. */
+  recordReload(ok: boolean, atMs: number = Date.now()): void {
+    this.reloadSuccess.set(0, ok ? 1 : 0);
+    if (ok) this.lastReloadSuccess.set(0, atMs / 1000);
+    else this.reloadFailures.inc(0);
+  }
 }
+
+/**
+ * prom-client's default metrics, less the three `nodejs_active_*_total` gauges that
+ * `promtool check metrics` flags (a `_total` that is not a counter).
+ */
+function collectDefaultMetricsLintClean(registry: client.Registry): void {
+  client.collectDefaultMetrics({ register: registry });
+  for (const name of LINT_FLAGGED_DEFAULTS) registry.removeSingleMetric(name);
+}
+
+/** prom-client default metrics that promtool flags. */
+export const LINT_FLAGGED_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+] as const;

@@ -1,24 +1,46 @@
-// The HTTP handler: /metrics (Prometheus text or OpenMetrics), /healthz and /readyz.
+// The HTTP handler: /metrics (Prometheus text or OpenMetrics), /healthz, /readyz, /-/reload.
 
 import client from "prom-client";
 import type { Logger } from "../log.ts";
+import { POSE_SCRAPE_COLLECT_ERRORS_TOTAL } from "./definitions.ts";
 import type { IndexedMetric } from "./indexed_metrics.ts";
+
+/** Whether the exporter is ready, and why not when it is not. */
+export interface Readiness {
+  ready: boolean;
+  /** Why it is not ready (e.g. "no stream is up"); empty when ready. */
+  reason: string;
+}
 
 /** Options of {@linkcode createMetricsHandler}. */
 export interface MetricsHandlerOptions {
-  /** Whether the exporter is ready (model loaded and frames flowing). @default {() => true} */
-  isReady?: () => boolean;
+  /** Whether the exporter is ready (model loaded and frames flowing). @default {always ready} */
+  readiness?: () => Readiness;
   /** Logs failed renders. */
   log?: Logger;
+  /** Answers `POST /-/reload` (only given with --web-enable-lifecycle); absent: 404. */
+  reload?: () => Promise<{ ok: boolean; message: string }>;
+  /** Routes consulted first (the live view); null from it means "not mine". */
+  routes?: (request: Request) => Promise<Response | null>;
 }
 
 /** Renders a registry in either exposition format, one render at a time. */
 export class MetricsRenderer {
   #registry: client.Registry;
   #queue: Promise<unknown> = Promise.resolve();
+  #collectErrors: client.Counter;
+  #log: Logger | undefined;
 
-  constructor(registry: client.Registry) {
+  constructor(registry: client.Registry, log?: Logger) {
     this.#registry = registry;
+    this.#log = log;
+    const existing = registry.getSingleMetric(POSE_SCRAPE_COLLECT_ERRORS_TOTAL.name);
+    this.#collectErrors = (existing as client.Counter | undefined) ?? new client.Counter({
+      name: POSE_SCRAPE_COLLECT_ERRORS_TOTAL.name,
+      help: POSE_SCRAPE_COLLECT_ERRORS_TOTAL.help,
+      labelNames: POSE_SCRAPE_COLLECT_ERRORS_TOTAL.labels,
+      registers: [registry],
+    });
   }
 
   /**
@@ -34,13 +56,25 @@ export class MetricsRenderer {
           .PROMETHEUS_CONTENT_TYPE) as typeof client.Registry.PROMETHEUS_CONTENT_TYPE,
       );
       try {
-        const families = await Promise.all(
-          registry.getMetricsAsArray().map((metric) => {
-            const indexed = metric as unknown as Partial<IndexedMetric>;
-            if (typeof indexed.renderText === "function") return indexed.renderText(openMetrics);
-            return this.#renderPromClient(metric, openMetrics);
+        // One family that fails to collect costs that family, not the scrape (as node_exporter).
+        const rendered = await Promise.all(
+          registry.getMetricsAsArray().map(async (metric) => {
+            try {
+              const indexed = metric as unknown as Partial<IndexedMetric>;
+              if (typeof indexed.renderText === "function") return indexed.renderText(openMetrics);
+              return await this.#renderPromClient(metric, openMetrics);
+            } catch (err) {
+              const family = (metric as unknown as { name: string }).name;
+              this.#collectErrors.inc({ family });
+              this.#log?.warn("metric family left out of the scrape", {
+                family,
+                error: (err as Error).message ?? String(err),
+              });
+              return null;
+            }
           }),
         );
+        const families = rendered.filter((f): f is string => f !== null);
         return openMetrics ? `${families.join("\n")}\n# EOF\n` : `${families.join("\n\n")}\n`;
       } finally {
         registry.setContentType(client.Registry.PROMETHEUS_CONTENT_TYPE);
@@ -75,13 +109,18 @@ export function wantsOpenMetrics(accept: string | null): boolean {
   return accept !== null && accept.includes("application/openmetrics-text");
 }
 
+const INDEX_PAGE = `<!doctype html><html><head><title>pose-exporter</title></head><body>` +
+  `<h1>pose-exporter</h1><p><a href="/metrics">Metrics</a> · <a href="/healthz">healthz</a> · ` +
+  `<a href="/readyz">readyz</a></p></body></html>\n`;
+
 /**
- * Builds the exporter's HTTP handler: `GET /metrics`, `GET /healthz`, `GET /readyz`;
- * other paths answer 404 and other methods 405.
+ * Builds the exporter's HTTP handler: `GET /metrics`, `GET /healthz`, `GET /readyz`, `GET /`,
+ * `POST /-/reload` when `options.reload` is given, and `options.routes` first; other paths
+ * answer 404 and other methods 405.
  *
  * @example
  * ```ts
- * const handler = createMetricsHandler(registry, { isReady: () => true });
+ * const handler = createMetricsHandler(registry, { readiness: () => ({ ready: true, reason: "" }) });
  * const res = await handler(new Request("http://x/metrics"));
  * ```
  */
@@ -89,26 +128,38 @@ export function createMetricsHandler(
   registry: client.Registry,
   options: MetricsHandlerOptions = {},
 ): (request: Request) => Promise<Response> {
-  const renderer = new MetricsRenderer(registry);
-  const isReady = options.isReady ?? (() => true);
+  const renderer = new MetricsRenderer(registry, options.log);
+  const readiness = options.readiness ?? (() => ({ ready: true, reason: "" }));
   const routes = new Set(["/metrics", "/healthz", "/readyz", "/"]);
   return async (request: Request): Promise<Response> => {
     const { pathname } = new URL(request.url);
+    if (options.routes) {
+      const routed = await options.routes(request);
+      if (routed !== null) return routed;
+    }
+    if (pathname === "/-/reload" && options.reload) {
+      if (request.method !== "POST" && request.method !== "PUT") {
+        return new Response("method not allowed\n", {
+          status: 405,
+          headers: { allow: "POST, PUT" },
+        });
+      }
+      const outcome = await options.reload();
+      return new Response(outcome.message + "\n", { status: outcome.ok ? 200 : 500 });
+    }
     if (!routes.has(pathname)) return new Response("not found\n", { status: 404 });
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
     if (pathname === "/healthz") return new Response("ok\n");
     if (pathname === "/readyz") {
-      return isReady() ? new Response("ready\n") : new Response("not ready\n", { status: 503 });
+      const { ready, reason } = readiness();
+      return ready
+        ? new Response("ready\n")
+        : new Response(`not ready: ${reason}\n`, { status: 503 });
     }
     if (pathname === "/") {
-      return new Response(
-        `<html><head><title>pose-exporter</title></head><body><h1>pose-exporter</h1>` +
-          `<p><a href="/metrics">Metrics</a> · <a href="/healthz">healthz</a> · ` +
-          `<a href="/readyz">readyz</a></p></body></html>\n`,
-        { headers: { "content-type": "text/html; charset=utf-8" } },
-      );
+      return new Response(INDEX_PAGE, { headers: { "content-type": "text/html; charset=utf-8" } });
     }
     const openMetrics = wantsOpenMetrics(request.headers.get("accept"));
     try {

@@ -1,6 +1,6 @@
 // Events per second over a sliding window, per label set, exported as a gauge.
 
-import { IndexedMetric, type LabelSet, type MetricValue } from "./indexed_metrics.ts";
+import { grownArray, IndexedMetric, type LabelSet, type MetricValue } from "./indexed_metrics.ts";
 import type { MetricDefinition } from "./definitions.ts";
 
 /** Options of {@linkcode WindowRate}. */
@@ -79,7 +79,21 @@ export class WindowRate extends IndexedMetric {
   }
 
   values(): MetricValue[] {
-    return this.labelSets.map((labels, i) => ({ value: this.rate(i), labels }));
+    const out: MetricValue[] = [];
+    this.labelSets.forEach((labels, i) => labels && out.push({ value: this.rate(i), labels }));
+    return out;
+  }
+
+  protected resizeSeries(count: number): void {
+    this.#counts = grownArray(this.#counts, count * this.#slots);
+    this.#stamps = grownArray(this.#stamps, count * this.#slots, -1);
+    this.#startedAt = grownArray(this.#startedAt, count, NaN);
+  }
+
+  protected initSeries(series: number): void {
+    this.#counts.fill(0, series * this.#slots, (series + 1) * this.#slots);
+    this.#stamps.fill(-1, series * this.#slots, (series + 1) * this.#slots);
+    this.#startedAt[series] = NaN;
   }
 
   reset(): void {

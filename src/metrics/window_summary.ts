@@ -1,6 +1,6 @@
 // A summary whose quantiles are exact over the samples of a sliding time window.
 
-import { IndexedMetric, type LabelSet, type MetricValue } from "./indexed_metrics.ts";
+import { grownArray, IndexedMetric, type LabelSet, type MetricValue } from "./indexed_metrics.ts";
 import type { MetricDefinition } from "./definitions.ts";
 
 /** Options of {@linkcode WindowSummary}. */
@@ -56,9 +56,28 @@ export class WindowSummary extends IndexedMetric {
     this.#sums = new Float64Array(n);
     this.#counts = new Float64Array(n);
     this.#scratch = new Float64Array(this.capacity);
-    this.#quantileLabels = labelSets.map((set) =>
-      this.quantiles.map((q) => ({ ...set, quantile: String(q) }))
-    );
+    this.#quantileLabels = labelSets.map((set) => this.#labelsOf(set));
+  }
+
+  #labelsOf(set: LabelSet): LabelSet[] {
+    return this.quantiles.map((q) => ({ ...set, quantile: String(q) }));
+  }
+
+  protected resizeSeries(count: number): void {
+    this.#samples = grownArray(this.#samples, count * this.capacity);
+    this.#times = grownArray(this.#times, count * this.capacity);
+    this.#next = grownArray(this.#next, count);
+    this.#filled = grownArray(this.#filled, count);
+    this.#sums = grownArray(this.#sums, count);
+    this.#counts = grownArray(this.#counts, count);
+  }
+
+  protected initSeries(series: number, labels: LabelSet | null): void {
+    this.#next[series] = 0;
+    this.#filled[series] = 0;
+    this.#sums[series] = 0;
+    this.#counts[series] = 0;
+    this.#quantileLabels[series] = labels ? this.#labelsOf(labels) : [];
   }
 
   /** Records `value` in series `series` at the clock's current time, or at `atMs`. */
@@ -98,6 +117,8 @@ export class WindowSummary extends IndexedMetric {
   values(): MetricValue[] {
     const out: MetricValue[] = [];
     for (let s = 0; s < this.labelSets.length; s++) {
+      const set = this.labelSets[s];
+      if (!set) continue;
       const n = this.#collectWindow(s);
       const sorted = this.#scratch.subarray(0, n).sort();
       const labels = this.#quantileLabels[s]!;
@@ -105,7 +126,6 @@ export class WindowSummary extends IndexedMetric {
         const value = n === 0 ? NaN : sorted[rankIndex(this.quantiles[qi]!, n)]!;
         out.push({ value, labels: labels[qi]! });
       }
-      const set = this.labelSets[s]!;
       out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.definitionName}_sum` });
       out.push({
         value: this.#counts[s]!,

@@ -1,6 +1,6 @@
 // Decodes YOLOv8/YOLO11-pose output [N,56,A]: score threshold, capped NMS, letterbox undone.
 
-import type { Letterbox } from "./frame.ts";
+import type { Letterbox } from "../sources/frame.ts";
 import { KEYPOINTS, POSE_CHANNELS } from "./model_prep.ts";
 
 /** One detected person, in source pixels. */

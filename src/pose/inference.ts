@@ -1,17 +1,15 @@
 // Runs the prepared model on onnxruntime-node, CUDA or CPU, over batches padded to a few fixed shapes.
 
 import * as ort from "onnxruntime-node";
-import type { Frame } from "./frame.ts";
+import type { Frame } from "../sources/frame.ts";
 import type { Person } from "./decoder.ts";
 import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { missingCudaProviderFiles, ortNativeDir, unresolvedDependencies } from "./ort_libraries.ts";
 
-/** The output of one model run. */
-export interface InferenceOutput {
-  /** The poses of each frame when the runner decoded them itself (then `data` may be empty). */
-  persons?: Person[][];
+/** The raw output of one model run. */
+export interface ModelOutput {
   /** The pose output, laid out [shape, 56, anchors]. */
   data: Float32Array;
   /** Anchors per frame. */
@@ -20,6 +18,18 @@ export interface InferenceOutput {
   shape: number;
   /** Seconds the model run took. */
   seconds: number;
+}
+
+/** The decoded output of one batch: what the pipeline gets from a runner. */
+export interface InferenceOutput {
+  /** The poses of each frame, in source pixels. */
+  persons: Person[][];
+  /** The batch shape the frames were padded to. */
+  shape: number;
+  /** Seconds the model run took. */
+  seconds: number;
+  /** Seconds decoding and NMS took. */
+  decodeSeconds: number;
 }
 
 /** Runs batches of frames through a model. The real one is {@linkcode OrtRunner}; tests use fakes. */
@@ -90,8 +100,11 @@ export interface OrtRunnerOptions {
   onWarm?: (shape: number) => Promise<void>;
 }
 
-/** Runs a prepared model with onnxruntime-node. Build it with {@linkcode createOrtRunner}. */
-export class OrtRunner implements InferenceRunner {
+/**
+ * Runs a prepared model with onnxruntime-node and returns its raw output (the inference worker
+ * decodes it). Build it with {@linkcode createOrtRunner}.
+ */
+export class OrtRunner {
   readonly provider: "cuda" | "cpu";
   readonly shapes: readonly number[];
   #session: ort.InferenceSession;
@@ -122,7 +135,8 @@ export class OrtRunner implements InferenceRunner {
     return batchShapeFor(this.shapes, frames);
   }
 
-  run(frames: readonly Frame[]): Promise<InferenceOutput> {
+  /** Runs `frames` (at most the largest shape); their pixels are copied before this returns. */
+  run(frames: readonly Frame[]): Promise<ModelOutput> {
     const shape = this.shapeFor(frames.length);
     const input = this.#inputs.get(shape)!;
     copyFrames(frames, input.buffer, this.#frameBytes);
@@ -130,7 +144,7 @@ export class OrtRunner implements InferenceRunner {
   }
 
   /** Runs a batch already laid out in `buffer` (shape x H x W x 3 bytes), e.g. sent from another thread. */
-  runBuffer(buffer: Uint8Array, shape: number): Promise<InferenceOutput> {
+  runBuffer(buffer: Uint8Array, shape: number): Promise<ModelOutput> {
     if (buffer.length !== shape * this.#frameBytes) {
       throw new RangeError(`Cannot run ${buffer.length} bytes as a batch of ${shape} frames`);
     }
@@ -143,7 +157,7 @@ export class OrtRunner implements InferenceRunner {
     await this.#runTensor(this.#inputs.get(shape)!.tensor, shape);
   }
 
-  async #runTensor(tensor: ort.Tensor, shape: number): Promise<InferenceOutput> {
+  async #runTensor(tensor: ort.Tensor, shape: number): Promise<ModelOutput> {
     // Padding slots keep whatever they held: their outputs are never read.
     const started = performance.now();
     const results = await this.#session.run({ [this.#model.inputName]: tensor });

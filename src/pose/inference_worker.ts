@@ -17,7 +17,23 @@ function reply(message: WorkerReply, transfer: Transferable[] = []): void {
 
 function errorReply(id: number, err: unknown): WorkerReply {
   const e = err as Error;
-  return { type: "error", id, name: e?.name ?? "Error", message: e?.message ?? String(err) };
+  // The error crosses threads as data: its own fields (path, shapes, provider) go with it.
+  const fields: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(e ?? {})) {
+    if (
+      typeof value === "string" ||
+      (Array.isArray(value) && value.every((v) => typeof v === "string"))
+    ) {
+      fields[key] = value;
+    }
+  }
+  return {
+    type: "error",
+    id,
+    name: e?.name ?? "Error",
+    message: e?.message ?? String(err),
+    fields,
+  };
 }
 
 async function init(
@@ -25,7 +41,7 @@ async function init(
   model: PreparedModel,
   options: WorkerInitOptions,
 ): Promise<void> {
-  decoder = options.decoder ? new PoseDecoder(options.decoder) : null;
+  decoder = new PoseDecoder(options.decoder);
   const log = new Logger({
     format: options.logFormat,
     writer: { writeLine: (line) => reply({ type: "log", line }) },
@@ -55,44 +71,22 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
       case "run": {
         const input = new Uint8Array(request.buffer);
         const output = await runner!.runBuffer(input, request.shape);
-        if (decoder) {
-          // Decoding here keeps the large raw output off the main thread: only the poses travel.
-          const persons = request.letterboxes.map((lb, f) =>
-            decoder!.decode(output.data, f, output.anchors, lb)
-          );
-          const empty = new ArrayBuffer(0);
-          reply(
-            {
-              type: "result",
-              id: request.id,
-              output: empty,
-              persons,
-              input: request.buffer,
-              anchors: output.anchors,
-              shape: output.shape,
-              seconds: output.seconds,
-            },
-            [request.buffer],
-          );
-          return;
-        }
-        // Send the output without a copy when it owns its whole buffer.
-        const data =
-          output.data.byteOffset === 0 && output.data.byteLength === output.data.buffer.byteLength
-            ? output.data
-            : output.data.slice();
+        // Decoding here keeps the large raw output off the main thread: only the poses travel.
+        const decodeStart = performance.now();
+        const persons = request.letterboxes.map((lb, f) =>
+          decoder!.decode(output.data, f, output.anchors, lb)
+        );
         reply(
           {
             type: "result",
             id: request.id,
-            output: data.buffer as ArrayBuffer,
-            persons: null,
+            persons,
             input: request.buffer,
-            anchors: output.anchors,
             shape: output.shape,
             seconds: output.seconds,
+            decodeSeconds: (performance.now() - decodeStart) / 1000,
           },
-          [data.buffer as ArrayBuffer, request.buffer],
+          [request.buffer],
         );
         return;
       }

@@ -33,7 +33,12 @@ export interface PreparedModel {
   anchors: number | null;
   /** Whether the cast/scale/transpose stage was prepended (false when the model already takes uint8 NHWC). */
   inputStagePrepended: boolean;
+  /** Where the model came from (its path, or "built-in demo model"), set once, for messages. */
+  origin: string;
 }
+
+/** Protobuf messages, and so ONNX models without external data, cannot exceed 2 GiB. */
+export const MAX_MODEL_BYTES = 2 ** 31;
 
 /** Thrown when a model file cannot be read or parsed; names the file and the reason. */
 export class ModelLoadError extends Error {
@@ -74,8 +79,16 @@ const PREFIX = "pose_exporter_pre_";
 export async function loadModelFile(path: string): Promise<PreparedModel> {
   let bytes: Uint8Array;
   try {
+    const { size } = await Deno.stat(path);
+    if (size > MAX_MODEL_BYTES) {
+      throw new ModelLoadError(
+        path,
+        `the file is ${(size / 2 ** 30).toFixed(1)} GiB; an ONNX model cannot exceed 2 GiB`,
+      );
+    }
     bytes = await Deno.readFile(path);
   } catch (err) {
+    if (err instanceof ModelLoadError) throw err;
     if (err instanceof Deno.errors.NotFound) {
       throw new ModelLoadError(path, "file not found", { cause: err });
     }
@@ -175,6 +188,7 @@ export function prepareModel(bytes: Uint8Array, origin: string): PreparedModel {
       fixedBatch,
       anchors,
       inputStagePrepended: false,
+      origin,
     };
   }
   const originalName = input.name ?? "";
@@ -241,6 +255,7 @@ export function prepareModel(bytes: Uint8Array, origin: string): PreparedModel {
     fixedBatch,
     anchors,
     inputStagePrepended: true,
+    origin,
   };
 }
 

@@ -1,6 +1,6 @@
 // An inference runner whose session can be replaced at a batch boundary without losing or repeating a frame.
 
-import type { Frame } from "./frame.ts";
+import type { Frame } from "../sources/frame.ts";
 import type { InferenceOutput, InferenceRunner } from "./inference.ts";
 
 /**

@@ -4,7 +4,7 @@ import type { LogFormat } from "../log.ts";
 import type { PreparedModel } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
 import type { Person, PoseDecoderOptions } from "./decoder.ts";
-import type { Letterbox } from "./frame.ts";
+import type { Letterbox } from "../sources/frame.ts";
 
 /** How the worker builds its session and decoder. */
 export interface WorkerInitOptions {
@@ -13,8 +13,8 @@ export interface WorkerInitOptions {
   maxBatch: number;
   intraOpThreads: number;
   logFormat: LogFormat;
-  /** When set, the worker decodes the poses and sends them instead of the raw output. */
-  decoder: PoseDecoderOptions | null;
+  /** The worker decodes the poses: only they cross threads, not the raw output. */
+  decoder: PoseDecoderOptions;
 }
 
 /** What the main thread asks the inference worker. */
@@ -36,15 +36,24 @@ export type WorkerReply =
   | {
     type: "result";
     id: number;
-    /** The raw output, or an empty buffer when the worker decoded it. */
-    output: ArrayBuffer;
-    /** The poses of each frame, when the worker decodes. */
-    persons: Person[][] | null;
+    /** The poses of each frame. */
+    persons: Person[][];
+    /** The input buffer, handed back for reuse. */
     input: ArrayBuffer;
-    anchors: number;
     shape: number;
+    /** Seconds the model run took. */
     seconds: number;
+    /** Seconds decoding and NMS took. */
+    decodeSeconds: number;
   }
   | { type: "released"; id: number }
-  | { type: "error"; id: number; name: string; message: string; input?: ArrayBuffer }
+  | {
+    type: "error";
+    id: number;
+    name: string;
+    message: string;
+    /** The error's own fields (e.g. an UnknownModelLayoutError's path and shapes). */
+    fields: Record<string, string | string[]>;
+    input?: ArrayBuffer;
+  }
   | { type: "log"; line: string };

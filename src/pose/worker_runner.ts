@@ -9,32 +9,31 @@ import {
   ProviderUnavailableError,
 } from "./inference.ts";
 import { type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
-import type { Frame } from "./frame.ts";
+import type { Frame } from "../sources/frame.ts";
 import type { PoseDecoderOptions } from "./decoder.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
 
 /** Options of {@linkcode createWorkerRunner}. */
 export interface WorkerRunnerOptions extends OrtRunnerOptions {
-  /** Decode the poses in the worker with these options (only poses cross threads). @default {null} */
-  decoder?: PoseDecoderOptions | null;
-  /** Log line format the worker writes in. @default {"text"} */
-  logFormat?: "text" | "json";
+  /** How the worker decodes the poses (only poses cross threads). @default {the decoder's defaults} */
+  decoder?: PoseDecoderOptions;
 }
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void };
 
-function rebuildError(reply: { name: string; message: string }): Error {
-  // The worker's error crossed a thread as text: keep its class where callers branch on it.
-  if (reply.name === "ProviderUnavailableError") {
-    const err = new ProviderUnavailableError(
-      "cuda",
-      reply.message.replace(/^Cannot use execution provider cuda: /, ""),
-    );
-    return err;
-  }
-  const err = reply.name === "UnknownModelLayoutError"
-    ? Object.assign(new UnknownModelLayoutError("the model", "", []), { message: reply.message })
-    : new Error(reply.message);
+/** Error classes that callers branch on, rebuilt with their fields when they cross the worker. */
+const KNOWN_ERRORS: Record<string, { prototype: Error }> = {
+  ProviderUnavailableError,
+  UnknownModelLayoutError,
+};
+
+function rebuildError(
+  reply: { name: string; message: string; fields: Record<string, string | string[]> },
+): Error {
+  const known = KNOWN_ERRORS[reply.name];
+  const err: Error = known ? Object.create(known.prototype) : new Error(reply.message);
+  Object.assign(err, reply.fields, { name: reply.name, message: reply.message });
+  if (known) err.stack = `${reply.name}: ${reply.message}\n    (raised in the inference worker)`;
   return err;
 }
 
@@ -107,8 +106,8 @@ export class WorkerRunner implements InferenceRunner {
           deviceId: options.deviceId ?? 0,
           maxBatch: options.maxBatch,
           intraOpThreads: options.intraOpThreads ?? 0,
-          logFormat: options.logFormat ?? options.log?.format ?? "text",
-          decoder: options.decoder ?? null,
+          logFormat: options.log?.format ?? "text",
+          decoder: options.decoder ?? {},
         },
       });
       if (ready.type !== "ready") {
@@ -161,11 +160,10 @@ export class WorkerRunner implements InferenceRunner {
       }
       this.#pools.get(reply.shape)!.push(reply.input);
       return {
-        data: new Float32Array(reply.output),
-        anchors: reply.anchors,
+        persons: reply.persons,
         shape: reply.shape,
         seconds: reply.seconds,
-        ...(reply.persons ? { persons: reply.persons } : {}),
+        decodeSeconds: reply.decodeSeconds,
       };
     });
   }

@@ -8,7 +8,12 @@ import { DROP_REASONS, METRIC_DEFINITIONS, METRIC_NAMES } from "../../src/metric
 function setup(ready = true) {
   const metrics = new PoseMetrics(["cam1", "cam2"]);
   metrics.setInfo({ version: "t", provider: "cpu", model: "demo" });
-  return { metrics, handler: createMetricsHandler(metrics.registry, { isReady: () => ready }) };
+  return {
+    metrics,
+    handler: createMetricsHandler(metrics.registry, {
+      readiness: () => ({ ready, reason: ready ? "" : "no stream is up" }),
+    }),
+  };
 }
 
 Deno.test("definitions hold the contract's four names, types and labels", () => {

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { fixturePath } from "../_helpers.ts";
 import { PoseDecoder } from "../../src/pose/decoder.ts";
-import { computeLetterbox, type Frame } from "../../src/pose/frame.ts";
+import { computeLetterbox, type Frame } from "../../src/sources/frame.ts";
 import { createOrtRunner } from "../../src/pose/inference.ts";
 import { loadModelFile } from "../../src/pose/model_prep.ts";
 

@@ -10,7 +10,7 @@ import {
   prepareModel,
   UnknownModelLayoutError,
 } from "../../src/pose/model_prep.ts";
-import { renderSyntheticCycle } from "../../src/pose/synthetic_source.ts";
+import { renderSyntheticCycle } from "../../src/sources/synthetic_source.ts";
 
 Deno.test("fixture models are what scripts/gen_test_models.ts writes", async () => {
   for (const [name, bytes] of Object.entries(fixtureModels())) {

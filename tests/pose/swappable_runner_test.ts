@@ -1,13 +1,12 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { Batcher } from "../../src/pose/batcher.ts";
-import type { Frame } from "../../src/pose/frame.ts";
+import { Batcher } from "../../src/pipeline/batcher.ts";
+import type { Frame } from "../../src/sources/frame.ts";
 import type { InferenceOutput, InferenceRunner } from "../../src/pose/inference.ts";
 import { SwappableRunner } from "../../src/pose/swappable_runner.ts";
-import { PoseProcessor } from "../../src/pose/processor.ts";
-import { PoseDecoder } from "../../src/pose/decoder.ts";
+import { PoseProcessor } from "../../src/pipeline/processor.ts";
 import { PoseMetrics } from "../../src/metrics/pose_metrics.ts";
 import { Logger } from "../../src/log.ts";
-import type { FrameResult } from "../../src/pose/result.ts";
+import type { FrameResult } from "../../src/pipeline/result.ts";
 
 /** A runner that records the frames it ran, takes a little time, and outputs nothing detected. */
 class RecordingRunner implements InferenceRunner {
@@ -22,7 +21,7 @@ class RecordingRunner implements InferenceRunner {
     for (const f of frames) this.ran.push(`${f.stream}:${f.seq}`);
     const shape = this.shapes.find((s) => s >= frames.length)!;
     await new Promise((r) => setTimeout(r, 2));
-    return { data: new Float32Array(shape * 56 * 4), anchors: 4, shape, seconds: 0.002 };
+    return { persons: frames.map(() => []), shape, seconds: 0.002, decodeSeconds: 0 };
   }
   release(): Promise<void> {
     this.released = true;
@@ -39,8 +38,7 @@ Deno.test("SwappableRunner - a swap mid-stream loses no frame and runs none twic
   const processor = new PoseProcessor({
     batcher,
     runner: swappable,
-    decoder: new PoseDecoder(),
-    streamIds: ["a", "b"],
+    streamId: (stream) => ["a", "b"][stream]!,
     sinks: [{ write: (r) => written.push(r), close: () => Promise.resolve() }],
     metrics: new PoseMetrics(["a", "b"]),
     log: new Logger({ writer: { writeLine: () => {} } }),

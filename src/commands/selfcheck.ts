@@ -1,0 +1,231 @@
+// pose-exporter selfcheck: loads ONNX Runtime as the exporter does, runs one batch of the built-in demo
+// model in the inference worker and prints a line per step; a failed step is one line and exit 1.
+
+import { parseArgs } from "node:util";
+import { describeFlagError, EXIT, parseWholeNumber } from "./_args.ts";
+import type { ProviderChoice } from "../config.ts";
+import { Logger } from "../log.ts";
+import { buildDemoModel } from "../pose/demo_model.ts";
+import { prepareModel } from "../pose/model_prep.ts";
+import { ortNativeDir } from "../pose/ort_libraries.ts";
+import { renderSyntheticCycle } from "../sources/synthetic_source.ts";
+import type { Frame } from "../sources/frame.ts";
+
+const PROVIDERS: readonly ProviderChoice[] = ["auto", "cuda", "cpu"];
+/** Frames in the checked batch: two synthetic frames with two figures each. */
+const BATCH = 2;
+
+const USAGE = `Usage: pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N]
+
+Checks in seconds that this exporter can infer: loads ONNX Runtime (its native addon and
+libonnxruntime.so.1), builds the built-in demo model, runs one batch of ${BATCH} synthetic frames in
+the inference worker and decodes the persons in them. Prints one line per step; exit 0 when all
+worked, else exit 1 with one line naming the step that failed (for CUDA, the libraries missing).
+
+  --provider P   execution provider: auto (CUDA, else CPU), cuda or cpu (default auto)
+  --device N     CUDA device ordinal (default 0)
+  -h, --help     this text`;
+
+/** Options of {@linkcode runSelfcheck}. */
+export interface SelfcheckOptions {
+  /** Execution provider to ask for. @default {"auto"} */
+  provider?: ProviderChoice;
+  /** CUDA device ordinal. @default {0} */
+  deviceId?: number;
+  /** Receives each step's line. @default {console.log} */
+  report?: (line: string) => void;
+}
+
+/** Thrown by {@linkcode runSelfcheck} when a step fails; `step` names it, `cause` keeps the error. */
+export class SelfcheckError extends Error {
+  readonly step: string;
+
+  constructor(step: string, reason: string, options?: ErrorOptions) {
+    super(`Failed at ${step}: ${reason}`, options);
+    this.name = "SelfcheckError";
+    this.step = step;
+  }
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}
+
+/**
+ * Runs the check, reporting a line per step.
+ *
+ * @param options provider, device and where lines go
+ * @throws {SelfcheckError} naming the step that failed
+ * @example
+ * ```ts ignore
+ * await runSelfcheck({ provider: "cpu" });
+ * ```
+ */
+export async function runSelfcheck(options: SelfcheckOptions = {}): Promise<void> {
+  const report = options.report ?? ((line: string) => console.log(line));
+  const provider = options.provider ?? "auto";
+  const deviceId = options.deviceId ?? 0;
+
+  // 1. ONNX Runtime: importing onnxruntime-node loads its addon and libonnxruntime.so.1.
+  let ortVersion: string;
+  try {
+    const ort = await import("onnxruntime-node");
+    ortVersion = ort.env.versions.node ?? ort.env.versions.common ?? "unknown";
+  } catch (err) {
+    throw new SelfcheckError("loading ONNX Runtime", firstLine(err), { cause: err });
+  }
+  // onnxruntime-node loads its addon from its own bin folder (extracted there in the binary).
+  const dir = ortNativeDir();
+  let natives: string[] = [];
+  try {
+    for (const entry of Deno.readDirSync(dir ?? "/nonexistent")) {
+      if (/\.node$|\.so(\.\d+)*$/.test(entry.name)) natives.push(entry.name);
+    }
+  } catch {
+    natives = [];
+  }
+  const where = dir === null
+    ? "(its folder cannot be resolved)"
+    : `${dir}/: ${natives.sort().join(", ")}`;
+  report(`selfcheck: onnxruntime-node ${ortVersion} loaded from ${where}`);
+
+  // 2. The model and a batch of synthetic frames with figures.
+  let model;
+  try {
+    model = prepareModel(buildDemoModel(), "built-in demo model");
+  } catch (err) {
+    throw new SelfcheckError("building the demo model", firstLine(err), { cause: err });
+  }
+  const cycle = renderSyntheticCycle({ width: 1280, height: 720 }, {
+    width: model.width,
+    height: model.height,
+  });
+  const frames: Frame[] = cycle.frames.slice(0, BATCH).map((pixels, seq) => ({
+    stream: seq,
+    seq,
+    capturedAt: performance.now(),
+    pixels,
+    letterbox: cycle.letterbox,
+  }));
+  report(
+    `selfcheck: built-in demo model, input [${BATCH},${model.height},${model.width},3] uint8 ` +
+      `(${BATCH} synthetic frames, 2 figures each)`,
+  );
+
+  // 3. The session, in the inference worker, on the asked provider (auto falls back as the exporter does).
+  const notes: string[] = [];
+  // The worker logs its provider choice (a CUDA fallback and why) as JSON lines: keep their text.
+  const log = new Logger({
+    format: "json",
+    writer: {
+      writeLine: (line) => {
+        try {
+          const { msg, reason } = JSON.parse(line) as { msg?: string; reason?: string };
+          notes.push(reason ? `${msg}: ${reason}` : String(msg));
+        } catch {
+          notes.push(line);
+        }
+      },
+    },
+  });
+  let runner;
+  try {
+    const { createWorkerRunner } = await import("../pose/worker_runner.ts");
+    runner = await createWorkerRunner(model, {
+      provider,
+      deviceId,
+      maxBatch: BATCH,
+      warmShapes: [],
+      log,
+      decoder: {},
+    });
+  } catch (err) {
+    throw new SelfcheckError(`starting the ${provider} session`, firstLine(err), { cause: err });
+  }
+  try {
+    const device = runner.provider === "cuda" ? ` device ${deviceId}` : "";
+    const fallback = provider === "auto" && runner.provider === "cpu"
+      ? ` (auto: ${notes.join("; ") || "CUDA not used"})`
+      : "";
+    report(`selfcheck: provider ${runner.provider}${device}${fallback}`);
+
+    // 4. One batch, twice: the first run allocates, the second is the steady time.
+    let output;
+    const times: number[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        output = await runner.run(frames);
+        times.push(output.seconds * 1000);
+      }
+    } catch (err) {
+      throw new SelfcheckError(`running a batch on ${runner.provider}`, firstLine(err), {
+        cause: err,
+      });
+    }
+    report(
+      `selfcheck: batch of ${BATCH} ran in ${times[1]!.toFixed(1)} ms ` +
+        `(first run ${times[0]!.toFixed(1)} ms, with allocation)`,
+    );
+
+    // 5. The persons the worker decoded.
+    const perFrame = output!.persons.map((p) => p.length);
+    const persons = perFrame.reduce((n, c) => n + c, 0);
+    if (persons === 0) {
+      throw new SelfcheckError(
+        "decoding",
+        `no persons found in ${BATCH} frames that show 2 figures each (the model's output is wrong)`,
+      );
+    }
+    report(`selfcheck: decoded ${persons} persons (${perFrame.join(" + ")})`);
+  } finally {
+    await runner.release().catch(() => {});
+  }
+}
+
+/**
+ * `pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N]`.
+ *
+ * @param args the arguments after `selfcheck`
+ * @returns 0 when every step worked, 1 when one failed, 2 for bad flags
+ */
+export async function selfcheckCommand(args: string[]): Promise<number> {
+  let provider: ProviderChoice;
+  let deviceId: number;
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        provider: { type: "string", default: "auto" },
+        device: { type: "string", default: "0" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT.ok;
+    }
+    if (!PROVIDERS.includes(values.provider as ProviderChoice)) {
+      throw new RangeError(
+        `Invalid --provider: ${JSON.stringify(values.provider)} (one of ${PROVIDERS.join(", ")})`,
+      );
+    }
+    provider = values.provider as ProviderChoice;
+    deviceId = parseWholeNumber("--device", values.device, 0);
+  } catch (err) {
+    const message = err instanceof RangeError ? err.message : describeFlagError(err);
+    if (message === null) throw err;
+    console.error(`pose-exporter selfcheck: ${message} (see --help)`);
+    return EXIT.usage;
+  }
+  try {
+    await runSelfcheck({ provider, deviceId });
+  } catch (err) {
+    if (!(err instanceof SelfcheckError)) throw err;
+    console.error(`pose-exporter selfcheck: ${err.message}`);
+    return EXIT.failure;
+  }
+  console.log("selfcheck: ok");
+  return EXIT.ok;
+}

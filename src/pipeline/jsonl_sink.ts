@@ -1,0 +1,249 @@
+// Writes one JSON line per processed frame to a file or stdout, buffered, in order, appending;
+// write errors are logged and counted, never silent; the file can be reopened (log rotation).
+
+import type { Logger } from "../log.ts";
+import type { FrameResult, ResultSink } from "./result.ts";
+
+/** Options of {@linkcode JsonlSink}. */
+export interface JsonlSinkOptions {
+  /** Buffered bytes that trigger a write. @default {65536} */
+  flushBytes?: number;
+  /** Longest time a line waits in the buffer, in ms. @default {1000} */
+  flushIntervalMs?: number;
+  /** Where write errors are logged. */
+  log?: Logger;
+  /** Called with the number of lines lost each time lines are lost (for a metric). */
+  onLost?: (lines: number) => void;
+  /** Least time between two log lines about write errors, in ms. @default {5000} */
+  errorLogIntervalMs?: number;
+}
+
+/** One person as written to JSONL. */
+export interface JsonlPerson {
+  box: number[];
+  score: number;
+  keypoints: number[][];
+}
+
+/** One line of the results file. */
+export interface JsonlRecord {
+  stream_id: string;
+  frame: number;
+  /** Epoch milliseconds when the frame's pixels were read. */
+  captured_at_ms: number;
+  /** Epoch milliseconds when its poses were decoded. */
+  decoded_at_ms: number;
+  latency_ms: number;
+  persons: JsonlPerson[];
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+/** Builds the JSONL record of a result (coordinates in source pixels, rounded to 0.01). */
+export function toJsonlRecord(result: FrameResult): JsonlRecord {
+  const origin = performance.timeOrigin;
+  return {
+    stream_id: result.streamId,
+    frame: result.frame.seq,
+    captured_at_ms: round3(origin + result.frame.capturedAt),
+    decoded_at_ms: round3(origin + result.decodedAt),
+    latency_ms: round3(result.latencyMs),
+    persons: result.persons.map((p) => {
+      const keypoints: number[][] = [];
+      for (let k = 0; k < p.keypoints.length; k += 3) {
+        keypoints.push([
+          round2(p.keypoints[k]!),
+          round2(p.keypoints[k + 1]!),
+          round3(p.keypoints[k + 2]!),
+        ]);
+      }
+      return { box: p.box.map(round2), score: round3(p.score), keypoints };
+    }),
+  };
+}
+
+/** Thrown when the results file cannot be opened; names the path. */
+export class ResultsFileError extends Error {
+  readonly path: string;
+
+  constructor(path: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot open results file ${path}: ${reason}`, options);
+    this.name = "ResultsFileError";
+    this.path = path;
+  }
+}
+
+type Output = {
+  write(p: Uint8Array): Promise<number>;
+  close?(): void;
+  stat?(): Promise<{ size: number }>;
+  truncate?(len: number): Promise<void>;
+};
+
+/**
+ * A buffered JSONL writer. Lines are written in the order results arrive. A failed write
+ * (disk full, file made unwritable) loses the lines it held: they are counted, the first
+ * error is logged at once and later ones at most every few seconds. {@linkcode JsonlSink.reopen}
+ * opens the path again (after a rename by logrotate); the file is always opened for appending,
+ * so a truncation by `copytruncate` leaves no hole.
+ */
+export class JsonlSink implements ResultSink {
+  readonly path: string;
+  #out: Output;
+  #lines: string[] = [];
+  #bytes = 0;
+  #flushBytes: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushIntervalMs: number;
+  #chain: Promise<void> = Promise.resolve();
+  #encoder = new TextEncoder();
+  #options: JsonlSinkOptions;
+  #lastErrorLog = -Infinity;
+  #lostSinceLog = 0;
+  #queuedLines = 0;
+  /** Lines written out in full so far. */
+  written = 0;
+  /** Lines that could not be written (write errors, or abandoned at a stop's deadline). */
+  lost = 0;
+  /** Of those, the lines still unwritten when a stop's deadline came. */
+  abandoned = 0;
+
+  private constructor(path: string, out: Output, options: JsonlSinkOptions) {
+    this.path = path;
+    this.#out = out;
+    this.#options = options;
+    this.#flushBytes = options.flushBytes ?? 65536;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
+  }
+
+  static async #openPath(path: string): Promise<Output> {
+    if (path === "-") return { write: (p) => Deno.stdout.write(p) };
+    try {
+      return await Deno.open(path, { append: true, create: true });
+    } catch (err) {
+      throw new ResultsFileError(path, (err as Error).message, { cause: err });
+    }
+  }
+
+  /**
+   * Opens `path` for appending (created when missing), or stdout for "-".
+   *
+   * @throws {ResultsFileError} naming the path when it cannot be opened
+   */
+  static async open(path: string, options: JsonlSinkOptions = {}): Promise<JsonlSink> {
+    return new JsonlSink(path, await JsonlSink.#openPath(path), options);
+  }
+
+  /**
+   * Opens the path again and writes the next lines there (SIGHUP after log rotation); the
+   * lines before go to the old file, which is then closed.
+   *
+   * @throws {ResultsFileError} naming the path when it cannot be opened; the old file stays
+   */
+  async reopen(): Promise<void> {
+    if (this.path === "-") return;
+    const next = await JsonlSink.#openPath(this.path);
+    const flushed = this.#flush();
+    const old = this.#out;
+    this.#out = next;
+    await flushed;
+    old.close?.();
+  }
+
+  write(result: FrameResult): void {
+    const line = JSON.stringify(toJsonlRecord(result)) + "\n";
+    this.#lines.push(line);
+    this.#bytes += line.length;
+    if (this.#bytes >= this.#flushBytes) this.#flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.#flush(), this.#flushIntervalMs);
+    }
+  }
+
+  #flush(): Promise<void> {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#lines.length === 0) return this.#chain;
+    const count = this.#lines.length;
+    const data = this.#encoder.encode(this.#lines.join(""));
+    this.#lines = [];
+    this.#bytes = 0;
+    this.#queuedLines += count;
+    const out = this.#out;
+    this.#chain = this.#chain.then(async () => {
+      let offset = 0;
+      try {
+        while (offset < data.length) offset += await out.write(data.subarray(offset));
+        this.written += count;
+      } catch (err) {
+        const done = countNewlines(data.subarray(0, offset));
+        this.written += done;
+        this.#recordLost(count - done, err as Error);
+        await cutTornLine(out, data, offset);
+      } finally {
+        this.#queuedLines -= count;
+      }
+    });
+    return this.#chain;
+  }
+
+  #recordLost(lines: number, err: Error): void {
+    this.lost += lines;
+    this.#lostSinceLog += lines;
+    this.#options.onLost?.(lines);
+    const now = performance.now();
+    if (now - this.#lastErrorLog < (this.#options.errorLogIntervalMs ?? 5000)) return;
+    this.#options.log?.error("cannot write results: lines lost", {
+      file: this.path,
+      error: err.message,
+      lines_lost: this.#lostSinceLog,
+      lines_lost_total: this.lost,
+    });
+    this.#lastErrorLog = now;
+    this.#lostSinceLog = 0;
+  }
+
+  /** Lines taken but not yet written (buffered or being written). */
+  get pending(): number {
+    return this.#lines.length + this.#queuedLines;
+  }
+
+  /**
+   * Writes out what is buffered and closes the file. With a `deadline` (a promise that
+   * resolves when time is up) lines still unwritten then are abandoned and counted as lost.
+   */
+  async close(deadline?: Promise<void>): Promise<void> {
+    const flushed = this.#flush().then(() => true);
+    const inTime = deadline === undefined
+      ? await flushed
+      : await Promise.race([flushed, deadline.then(() => false)]);
+    if (!inTime) {
+      this.abandoned = this.pending;
+      this.lost += this.abandoned;
+      this.#options.onLost?.(this.abandoned);
+    }
+    this.#out.close?.();
+  }
+}
+
+/**
+ * After a write that failed part-way through a line, cuts that torn line off the file, so the
+ * file keeps whole lines only (best effort: a full disk still allows shrinking a file).
+ */
+async function cutTornLine(out: Output, data: Uint8Array, offset: number): Promise<void> {
+  if (offset === 0 || data[offset - 1] === 10 || !out.stat || !out.truncate) return;
+  const torn = offset - (data.subarray(0, offset).lastIndexOf(10) + 1);
+  try {
+    const { size } = await out.stat();
+    await out.truncate(Math.max(0, size - torn));
+  } catch {
+    // The file cannot be shrunk either; the torn line stays.
+  }
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 10) n++;
+  return n;
+}

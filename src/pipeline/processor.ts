@@ -1,0 +1,137 @@
+// The inference loop: takes batches from the batcher, runs the model (which decodes the poses),
+// times each stage of each frame, and feeds the sinks.
+
+import type { Batcher } from "./batcher.ts";
+import type { Frame } from "../sources/frame.ts";
+import type { InferenceRunner } from "../pose/inference.ts";
+import type { FrameResult, ResultSink } from "./result.ts";
+import type { PoseMetrics } from "../metrics/pose_metrics.ts";
+import type { Logger } from "../log.ts";
+
+/** Takes a look at frames before their pixels go back to the source (the live view). */
+export interface FrameTap {
+  /** Whether it wants a copy of this stream's next frame; called per frame, so cheap. */
+  wants(stream: number): boolean;
+  /** Copies what it needs of `frame`; the pixels are released right after. */
+  capture(frame: Frame): void;
+}
+
+/** What {@linkcode PoseProcessor} works with. */
+export interface PoseProcessorParts {
+  batcher: Batcher;
+  runner: InferenceRunner;
+  /** The id of a stream index (kept for removed streams, whose last frames may still arrive). */
+  streamId: (stream: number) => string;
+  sinks: readonly ResultSink[];
+  metrics: PoseMetrics;
+  log: Logger;
+  /** Called after each model run with the batch shape it ran at. */
+  onBatchShape?: (shape: number) => void;
+  /** Sees frames before their pixels are released. */
+  tap?: FrameTap;
+  /**
+   * Batches in flight at once: with 2, the next batch is gathered and handed over while the
+   * model runs the current one (a worker runner queues it). @default {2}
+   */
+  depth?: number;
+  /** Clock in milliseconds. @default {performance.now} */
+  now?: () => number;
+}
+
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Runs batches until the batcher is closed and empty. A failed model run drops that
+ * batch's frames (counted as `inference_error`) and the loop goes on.
+ *
+ * Each frame's end-to-end span (pixels read to poses back on this thread) is split into
+ * stages that add up to it: `queue` (until its batch is sent), `inference` and `postprocess`
+ * (as the runner measured them) and `handoff` (the rest: the trips between threads).
+ * `source` (reading the frame) and `sink` (writing its result) lie outside the span.
+ */
+export class PoseProcessor {
+  #parts: PoseProcessorParts;
+  #now: () => number;
+  #lastErrorLog = -Infinity;
+  #suppressedErrors = 0;
+  /** Frames whose poses were decoded. */
+  processed = 0;
+  /** `performance.now()` of the last decoded frame, or NaN before the first. */
+  lastDecodedAt = NaN;
+
+  constructor(parts: PoseProcessorParts) {
+    this.#parts = parts;
+    this.#now = parts.now ?? (() => performance.now());
+  }
+
+  /** Runs the loop; resolves once the batcher is closed and drained. */
+  async run(): Promise<void> {
+    const lanes = Math.max(1, this.#parts.depth ?? 2);
+    await Promise.all(Array.from({ length: lanes }, () => this.#lane()));
+  }
+
+  async #lane(): Promise<void> {
+    const { batcher, runner, sinks, metrics, streamId, tap } = this.#parts;
+    while (true) {
+      const batch = await batcher.nextBatch();
+      if (!batch) return;
+      const sentAt = this.#now();
+      let output;
+      try {
+        const pending = runner.run(batch);
+        // The runner copied the pixels before returning: the buffers can go back to their pools.
+        for (const frame of batch) {
+          if (tap?.wants(frame.stream)) tap.capture(frame);
+          frame.release?.();
+        }
+        output = await pending;
+      } catch (err) {
+        for (const frame of batch) metrics.recordDrop(frame.stream, "inference_error");
+        this.#logError(err, batch.length);
+        continue;
+      }
+      const decodedAt = this.#now();
+      metrics.recordBatch(batch.length, output.seconds);
+      this.#parts.onBatchShape?.(output.shape);
+      const handoff = Math.max(
+        0,
+        (decodedAt - sentAt) / 1000 - output.seconds - output.decodeSeconds,
+      );
+      for (let i = 0; i < batch.length; i++) {
+        const frame = batch[i]!;
+        metrics.recordStage("queue", (sentAt - frame.capturedAt) / 1000);
+        metrics.recordStage("handoff", handoff);
+        metrics.recordStage("inference", output.seconds);
+        metrics.recordStage("postprocess", output.decodeSeconds);
+        if (frame.readMs !== undefined) metrics.recordStage("source", frame.readMs / 1000);
+        const result: FrameResult = {
+          frame,
+          streamId: streamId(frame.stream),
+          persons: output.persons[i] ?? [],
+          decodedAt,
+          latencyMs: decodedAt - frame.capturedAt,
+        };
+        const sinkStart = this.#now();
+        for (const sink of sinks) sink.write(result);
+        metrics.recordStage("sink", (this.#now() - sinkStart) / 1000);
+        this.processed++;
+        this.lastDecodedAt = decodedAt;
+      }
+    }
+  }
+
+  #logError(err: unknown, frames: number): void {
+    const now = performance.now();
+    if (now - this.#lastErrorLog < ERROR_LOG_INTERVAL_MS) {
+      this.#suppressedErrors++;
+      return;
+    }
+    this.#parts.log.error("model run failed; batch dropped", {
+      error: (err as Error).message ?? String(err),
+      frames,
+      similar_errors_since_last_log: this.#suppressedErrors,
+    });
+    this.#lastErrorLog = now;
+    this.#suppressedErrors = 0;
+  }
+}

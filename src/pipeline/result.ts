@@ -1,0 +1,27 @@
+// What the pipeline produces per frame, and the interface of the stages that consume it.
+
+import type { Frame } from "../sources/frame.ts";
+import type { Person } from "../pose/decoder.ts";
+
+/** The poses of one frame, with its timing. */
+export interface FrameResult {
+  frame: Frame;
+  /** Stream id of the frame. */
+  streamId: string;
+  persons: Person[];
+  /** `performance.now()` when the poses were decoded. */
+  decodedAt: number;
+  /** `decodedAt - frame.capturedAt`, in milliseconds. */
+  latencyMs: number;
+}
+
+/** A consumer of frame results: metrics, a JSONL file. */
+export interface ResultSink {
+  /** Takes one result; must not block the pipeline. */
+  write(result: FrameResult): void;
+  /**
+   * Writes out whatever is buffered and releases resources; with a `deadline` (resolving when
+   * time is up) it gives up then on what is left.
+   */
+  close(deadline?: Promise<void>): Promise<void>;
+}

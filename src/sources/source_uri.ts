@@ -1,0 +1,197 @@
+// Source URIs (`--source [ID=]URI`) parsed into typed source specs.
+
+/** Default geometry and rate of a `synthetic` or `testsrc` source without parameters. */
+export const SYNTHETIC_DEFAULTS = { width: 1280, height: 720, fps: 30 } as const;
+
+/** Valid stream ids: 1 to 64 characters, safe as label values, in logs and in URLs. */
+export const STREAM_ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A synthetic frame source: moving shapes rendered once at start and cycled. */
+export interface SyntheticSourceSpec {
+  kind: "synthetic";
+  /** Stream id, used as the `stream_id` label. */
+  id: string;
+  /** The URI as the user wrote it. */
+  uri: string;
+  /** Width of the simulated camera image in pixels. */
+  width: number;
+  /** Height of the simulated camera image in pixels. */
+  height: number;
+  /** Frames per second; 0 means as fast as the pipeline takes them. */
+  fps: number;
+  /** A burst at the start: `seconds` at `fps`, then the normal rate; null for none. */
+  burst: { seconds: number; fps: number } | null;
+}
+
+/** What kind of input ffmpeg reads. */
+export type FfmpegInputKind = "file" | "rtsp" | "http" | "v4l2" | "testsrc";
+
+/** A source decoded by an ffmpeg child process. */
+export interface FfmpegSourceSpec {
+  kind: "ffmpeg";
+  id: string;
+  uri: string;
+  input: FfmpegInputKind;
+  /** ffmpeg/ffprobe arguments placed before `-i`. */
+  inputArgs: string[];
+  /** The `-i` argument. */
+  target: string;
+}
+
+/** Any configured source. */
+export type SourceSpec = SyntheticSourceSpec | FfmpegSourceSpec;
+
+/** Parses `NAME[:WxH][@FPS]` into its geometry and rate, or null when `uri` is not one. */
+function parseGenerator(
+  name: string,
+  uri: string,
+): { width: number; height: number; fps: number } | null {
+  const match = new RegExp(`^${name}(?::(\\d+)x(\\d+))?(?::?@(\\d+(?:\\.\\d+)?))?$`).exec(uri);
+  if (!match) return null;
+  const width = match[1] ? Number(match[1]) : SYNTHETIC_DEFAULTS.width;
+  const height = match[2] ? Number(match[2]) : SYNTHETIC_DEFAULTS.height;
+  const fps = match[3] !== undefined ? Number(match[3]) : SYNTHETIC_DEFAULTS.fps;
+  if (width < 16 || height < 16 || width > 8192 || height > 8192) {
+    throw new Error(`size ${width}x${height} is outside 16..8192 pixels per side`);
+  }
+  return { width, height, fps };
+}
+
+/**
+ * Splits `[ID=]URI`. The text before the first `=` is an id prefix when it holds none of `/:?@`
+ * (so it cannot be part of a path, a URL or a generator's parameters); such a prefix must be a
+ * valid id.
+ *
+ * @throws {Error} naming the prefix when it is meant as an id but breaks the id rule
+ */
+export function splitSourceArg(value: string): { id: string | null; uri: string } {
+  const eq = value.indexOf("=");
+  if (eq < 0) return { id: null, uri: value };
+  const prefix = value.slice(0, eq);
+  if (STREAM_ID_PATTERN.test(prefix)) return { id: prefix, uri: value.slice(eq + 1) };
+  if (/[/:?@]/.test(prefix)) return { id: null, uri: value };
+  throw new Error(
+    `stream id ${JSON.stringify(prefix)} is not 1-64 characters of A-Z a-z 0-9 _ . -`,
+  );
+}
+
+/** One `[ID=]URI` text and where it was written (a flag, a file line), for messages. */
+export interface SourceArg {
+  text: string;
+  /** E.g. `--source "cam=x.mp4"` or `sources.txt:3`. */
+  origin: string;
+}
+
+/**
+ * Parses `[ID=]URI` texts into specs, numbering the unnamed ones `s0`, `s1`, ... in order.
+ *
+ * @returns the specs, and one problem per bad text (a duplicate id names both places)
+ */
+export function resolveSourceArgs(
+  args: readonly SourceArg[],
+): { sources: SourceSpec[]; problems: string[] } {
+  const sources: SourceSpec[] = [];
+  const problems: string[] = [];
+  const seen = new Map<string, string>();
+  let unnamed = 0;
+  for (const { text, origin } of args) {
+    try {
+      const split = splitSourceArg(text);
+      const id = split.id ?? `s${unnamed++}`;
+      const first = seen.get(id);
+      if (first !== undefined) {
+        problems.push(
+          `Invalid ${origin}: stream id ${JSON.stringify(id)} is already defined by ${first}`,
+        );
+        continue;
+      }
+      seen.set(id, origin);
+      sources.push(parseSourceUri(id, split.uri));
+    } catch (err) {
+      problems.push(`Invalid ${origin}: ${(err as Error).message}`);
+    }
+  }
+  return { sources, problems };
+}
+
+/**
+ * Parses a source URI for stream `id`.
+ *
+ * Accepts `synthetic[:WxH][@FPS][?burst=Ns@FPS]` (a burst at the start, then the rate), `testsrc[:WxH][@FPS]` (ffmpeg's test pattern), a file path
+ * or `file://` URL, `rtsp://`, `rtsps://` (over TCP), `http(s)://` (progressive or HLS) and
+ * `v4l2:/dev/videoN`.
+ *
+ * @throws {Error} naming the URI when it is not supported
+ */
+export function parseSourceUri(id: string, uri: string): SourceSpec {
+  const [base = "", query] = uri.split("?", 2);
+  const synthetic = parseGenerator("synthetic", base);
+  if (synthetic) {
+    if (synthetic.fps > 10000) throw new Error(`frame rate ${synthetic.fps} is above 10000`);
+    let burst: SyntheticSourceSpec["burst"] = null;
+    if (query !== undefined) {
+      const match = /^burst=(\d+(?:\.\d+)?)s@(\d+(?:\.\d+)?)$/.exec(query);
+      if (!match) {
+        throw new Error(
+          `unknown parameter ${JSON.stringify(query)}: synthetic takes ?burst=SECONDSs@FPS`,
+        );
+      }
+      burst = { seconds: Number(match[1]), fps: Number(match[2]) };
+      if (!(burst.fps > 0 && burst.fps <= 10000)) {
+        throw new Error(`burst rate ${burst.fps} is outside (0, 10000]`);
+      }
+    }
+    return { kind: "synthetic", id, uri, ...synthetic, burst };
+  }
+  const testsrc = parseGenerator("testsrc", uri);
+  for (const generator of ["synthetic", "testsrc"]) {
+    if (!synthetic && !testsrc && new RegExp(`^${generator}([:@?]|$)`).test(uri)) {
+      throw new Error(
+        `malformed ${JSON.stringify(uri)}: write ${generator}[:WxH][@FPS]` +
+          (generator === "synthetic" ? "[?burst=Ns@FPS]" : "") + ", e.g. " + generator +
+          ":1280x720@30",
+      );
+    }
+  }
+  if (testsrc) {
+    const { width, height, fps } = testsrc;
+    if (!(fps > 0 && fps <= 1000)) throw new Error(`frame rate ${fps} is outside (0, 1000]`);
+    return {
+      kind: "ffmpeg",
+      id,
+      uri,
+      input: "testsrc",
+      inputArgs: ["-f", "lavfi"],
+      target: `testsrc=size=${width}x${height}:rate=${fps}`,
+    };
+  }
+  if (/^rtsps?:\/\/./i.test(uri)) {
+    return {
+      kind: "ffmpeg",
+      id,
+      uri,
+      input: "rtsp",
+      inputArgs: ["-rtsp_transport", "tcp"],
+      target: uri,
+    };
+  }
+  if (/^https?:\/\/./i.test(uri)) {
+    return { kind: "ffmpeg", id, uri, input: "http", inputArgs: [], target: uri };
+  }
+  const v4l2 = /^v4l2:(\/dev\/\S+)$/.exec(uri);
+  if (v4l2) {
+    return { kind: "ffmpeg", id, uri, input: "v4l2", inputArgs: ["-f", "v4l2"], target: v4l2[1]! };
+  }
+  if (uri.startsWith("file://")) {
+    const path = decodeURIComponent(new URL(uri).pathname);
+    return { kind: "ffmpeg", id, uri, input: "file", inputArgs: [], target: path };
+  }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
+  if (scheme || uri === "") {
+    throw new Error(
+      `unsupported URI ${JSON.stringify(uri)}: use a file path, file://, rtsp(s)://, http(s)://, ` +
+        `v4l2:/dev/videoN, testsrc[:WxH][@FPS] or synthetic[:WxH][@FPS]`,
+    );
+  }
+  return { kind: "ffmpeg", id, uri, input: "file", inputArgs: [], target: uri };
+}

@@ -1,0 +1,88 @@
+// A stream's lifecycle (starting, up, down, retrying, finished): metrics and one log line per transition.
+
+import type { Logger } from "../log.ts";
+import type { StreamDownReason } from "../metrics/definitions.ts";
+import type { PoseMetrics } from "../metrics/pose_metrics.ts";
+
+/** Where a stream is in its lifecycle. */
+export type StreamState = "starting" | "up" | "down" | "retrying" | "finished" | "stopped";
+
+/** Tracks one stream's state and reports each change in metrics and the log. */
+export class StreamLifecycle {
+  readonly stream: number;
+  readonly id: string;
+  #metrics: PoseMetrics;
+  #log: Logger;
+  #state: StreamState = "starting";
+  /** Why the stream last went down, with ffmpeg's last words when there were some. */
+  lastDown: { reason: StreamDownReason; detail: string } | null = null;
+  /** Where its video is decoded, once decided. */
+  decoder: "nvdec" | "cpu" | null = null;
+
+  constructor(stream: number, id: string, parts: { metrics: PoseMetrics; log: Logger }) {
+    this.stream = stream;
+    this.id = id;
+    this.#metrics = parts.metrics;
+    this.#log = parts.log;
+  }
+
+  /** The current state. */
+  get state(): StreamState {
+    return this.#state;
+  }
+
+  /** The source is being (re)started. */
+  starting(fields: Record<string, string | number> = {}): void {
+    if (this.#state === "retrying") this.#metrics.streamRestarts.inc(this.stream);
+    this.#state = "starting";
+    this.#log.info("stream starting", { stream_id: this.id, ...fields });
+  }
+
+  /** The first frame arrived. */
+  up(fields: Record<string, string | number> = {}): void {
+    if (this.#state === "up") return;
+    this.#state = "up";
+    this.#metrics.streamUp.set(this.stream, 1);
+    this.#log.info("stream up", { stream_id: this.id, ...fields });
+  }
+
+  /** A frame arrived (cheap: one gauge write). */
+  frame(): void {
+    this.#metrics.lastFrameTimestamp.set(this.stream, Date.now() / 1000);
+  }
+
+  /** The source failed or ended where it should not have. */
+  down(reason: StreamDownReason, detail: string): void {
+    this.#state = "down";
+    this.lastDown = { reason, detail };
+    this.#metrics.streamUp.set(this.stream, 0);
+    this.#metrics.recordStreamFailure(this.stream, reason);
+    this.#log.warn("stream down", { stream_id: this.id, reason, detail: detail || undefined });
+  }
+
+  /** A restart is scheduled after `delayMs`. */
+  retrying(delayMs: number): void {
+    this.#state = "retrying";
+    this.#log.info("stream retrying", { stream_id: this.id, in_s: Math.round(delayMs / 100) / 10 });
+  }
+
+  /** A file source reached its end without --loop: done, not failed. */
+  finished(frames: number): void {
+    this.#state = "finished";
+    this.#metrics.streamUp.set(this.stream, 0);
+    this.#log.info("stream finished", { stream_id: this.id, frames });
+  }
+
+  /** Where this stream's video is decoded was decided: one log line and pose_stream_info. */
+  decoderChosen(decoder: "nvdec" | "cpu", reason: string): void {
+    this.decoder = decoder;
+    this.#metrics.setDecoder(this.stream, decoder);
+    this.#log.info("stream decoder", { stream_id: this.id, decoder, reason });
+  }
+
+  /** The exporter is shutting down. */
+  stopped(): void {
+    this.#state = "stopped";
+    this.#metrics.streamUp.set(this.stream, 0);
+  }
+}

@@ -1,0 +1,117 @@
+// When the exporter stops: signals (from the first moment), --duration, an abort signal; and
+// SIGHUP, which never stops it but asks for a reload.
+
+import type { Logger } from "./log.ts";
+
+/** setTimeout's largest delay (2^31 - 1 ms, about 24.8 days); longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `callback` after `ms` milliseconds, however long (setTimeout alone fires at once
+ * beyond about 24.8 days).
+ *
+ * @returns a function that cancels it
+ */
+export function longTimeout(callback: () => void, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout>;
+  const due = Date.now() + ms;
+  const arm = () => {
+    const left = due - Date.now();
+    timer = setTimeout(
+      left > MAX_TIMER_MS ? arm : callback,
+      Math.max(0, Math.min(left, MAX_TIMER_MS)),
+    );
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+/** A promise that resolves after `ms` milliseconds, and a way to cancel its timer. */
+export function deadlineAfter(ms: number): { reached: Promise<void>; cancel: () => void } {
+  let cancel = () => {};
+  const reached = new Promise<void>((resolve) => {
+    cancel = longTimeout(resolve, ms);
+  });
+  return { reached, cancel };
+}
+
+/** Options of {@linkcode StopControl}. */
+export interface StopControlOptions {
+  log: Logger;
+  /** Aborting it stops the exporter as a signal would. */
+  signal?: AbortSignal;
+  /** Called on SIGHUP. */
+  onReload?: () => void;
+  /** Called on a second SIGINT/SIGTERM while a stop is under way: stop at once. */
+  onForce?: (signal: string) => void;
+}
+
+/**
+ * Listens for SIGINT, SIGTERM and SIGHUP from construction to {@linkcode StopControl.dispose}.
+ * The first SIGINT/SIGTERM requests a stop; a second one forces it; SIGHUP asks for a reload.
+ */
+export class StopControl {
+  /** Resolves with the reason once a stop is requested. */
+  readonly requested: Promise<string>;
+  #resolve: (reason: string) => void = () => {};
+  #reason: string | null = null;
+  #options: StopControlOptions;
+  #handlers: [Deno.Signal, () => void][];
+  #cancelDuration: () => void = () => {};
+  #onAbort = () => this.request("aborted");
+
+  constructor(options: StopControlOptions) {
+    this.#options = options;
+    this.requested = new Promise((resolve) => (this.#resolve = resolve));
+    const stopOn = (name: string) => () => {
+      if (this.#reason !== null) {
+        options.log.warn("second signal: stopping at once", { signal: name });
+        options.onForce?.(name);
+        return;
+      }
+      this.request(name);
+    };
+    this.#handlers = [
+      ["SIGINT", stopOn("SIGINT")],
+      ["SIGTERM", stopOn("SIGTERM")],
+      ["SIGHUP", () => options.onReload?.()],
+    ];
+    for (const [sig, handler] of this.#handlers) Deno.addSignalListener(sig, handler);
+    options.signal?.addEventListener("abort", this.#onAbort);
+    if (options.signal?.aborted) this.request("aborted");
+  }
+
+  /** Why the stop was requested, or null while none was. */
+  get reason(): string | null {
+    return this.#reason;
+  }
+
+  /** Requests a stop (the first request wins). */
+  request(reason: string): void {
+    if (this.#reason !== null) return;
+    this.#reason = reason;
+    this.#resolve(reason);
+  }
+
+  /** Requests a stop once `seconds` have passed from now. */
+  stopAfter(seconds: number): void {
+    this.#cancelDuration = longTimeout(() => this.request("duration elapsed"), seconds * 1000);
+  }
+
+  /**
+   * Waits for `work`, unless a stop is requested first.
+   *
+   * @returns the work's value, or null when a stop came first
+   */
+  async unlessStopped<T>(work: Promise<T>): Promise<T | null> {
+    const stopped = this.requested.then(() => null);
+    return await Promise.race([work, stopped]);
+  }
+
+  /** Removes the listeners and the duration timer. */
+  dispose(): void {
+    for (const [sig, handler] of this.#handlers) Deno.removeSignalListener(sig, handler);
+    this.#cancelDuration();
+    this.#options.signal?.removeEventListener("abort", this.#onAbort);
+  }
+}

@@ -1,0 +1,104 @@
+// The live view's binary answer: a little-endian u32 header length, a JSON header (the
+// picture's geometry and the poses of that very frame), then the raw RGB24 bytes.
+
+import type { Person } from "../pose/decoder.ts";
+
+/** A person as the page receives it: numbers rounded, keypoints as a flat x, y, conf list. */
+export interface PacketPerson {
+  score: number;
+  /** [x1, y1, x2, y2] in source pixels. */
+  box: number[];
+  /** 17 x (x, y, confidence), x and y in source pixels. */
+  keypoints: number[];
+}
+
+/** The JSON header of a snapshot packet. */
+export interface PacketHeader {
+  /** Changes with every new picture; the page sends it back as `after` to skip repeats. */
+  token: number;
+  /** Stream id. */
+  stream: string;
+  /** Sequence number of the frame within its stream. */
+  seq: number;
+  /** Picture size in pixels; 0 x 0 when there is no picture yet, only poses. */
+  width: number;
+  height: number;
+  /** Source image size: poses are in these pixels. */
+  sourceWidth: number;
+  sourceHeight: number;
+  /** Milliseconds from the frame's capture to this answer. */
+  ageMs: number;
+  persons: PacketPerson[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/**
+ * Persons in the packet's form: coordinates to 0.1 px, scores to 0.001.
+ *
+ * @param persons decoded persons, in source pixels
+ * @returns the same persons as plain arrays
+ */
+export function toPacketPersons(persons: readonly Person[]): PacketPerson[] {
+  return persons.map((p) => {
+    const keypoints = new Array<number>(p.keypoints.length);
+    for (let i = 0; i < p.keypoints.length; i += 3) {
+      keypoints[i] = round(p.keypoints[i]!, 1);
+      keypoints[i + 1] = round(p.keypoints[i + 1]!, 1);
+      keypoints[i + 2] = round(p.keypoints[i + 2]!, 3);
+    }
+    return { score: round(p.score, 3), box: p.box.map((v) => round(v, 1)), keypoints };
+  });
+}
+
+/**
+ * Builds a packet: header length, header, then `rgb` (which must hold exactly
+ * `header.width * header.height * 3` bytes).
+ *
+ * @param header the JSON header
+ * @param rgb the picture bytes
+ * @returns the packet bytes
+ */
+export function encodeSnapshotPacket(
+  header: PacketHeader,
+  rgb: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  const expected = header.width * header.height * 3;
+  if (rgb.length !== expected) {
+    throw new RangeError(
+      `Cannot encode a ${header.width}x${header.height} snapshot: it needs ${expected} RGB bytes, got ${rgb.length}`,
+    );
+  }
+  const json = encoder.encode(JSON.stringify(header));
+  const packet = new Uint8Array(4 + json.length + rgb.length);
+  new DataView(packet.buffer).setUint32(0, json.length, true);
+  packet.set(json, 4);
+  packet.set(rgb, 4 + json.length);
+  return packet;
+}
+
+/**
+ * Reads a packet (what the page's script does in JavaScript).
+ *
+ * @param packet the packet bytes
+ * @returns its header and a view of its RGB bytes
+ */
+export function decodeSnapshotPacket(
+  packet: Uint8Array,
+): { header: PacketHeader; rgb: Uint8Array } {
+  if (packet.length < 4) {
+    throw new RangeError(`Cannot read a snapshot packet of ${packet.length} bytes`);
+  }
+  const length = new DataView(packet.buffer, packet.byteOffset, packet.byteLength).getUint32(
+    0,
+    true,
+  );
+  const header = JSON.parse(decoder.decode(packet.subarray(4, 4 + length))) as PacketHeader;
+  return { header, rgb: packet.subarray(4 + length) };
+}

@@ -1,0 +1,125 @@
+import { assert, assertEquals } from "../_assert.ts";
+import { Batcher } from "../../src/pipeline/batcher.ts";
+import type { Frame } from "../../src/sources/frame.ts";
+
+const LB = { scale: 1, padX: 0, padY: 0, sourceWidth: 4, sourceHeight: 4 };
+const PIXELS = new Uint8Array(48);
+
+function frame(stream: number, seq: number, capturedAt: number): Frame {
+  return { stream, seq, capturedAt, pixels: PIXELS, letterbox: LB };
+}
+
+function ids(batch: Frame[] | null): string[] {
+  return (batch ?? []).map((f) => `${f.stream}:${f.seq}`);
+}
+
+Deno.test("Batcher.takeReady() closes a full batch across streams, round-robin", () => {
+  let now = 0;
+  const b = new Batcher(3, { maxBatch: 4, timeoutMs: 50, queueFrames: 8, now: () => now });
+  b.push(frame(0, 0, 0));
+  b.push(frame(0, 1, 1));
+  b.push(frame(0, 2, 2));
+  assertEquals(b.takeReady(), null);
+  b.push(frame(1, 0, 3));
+  b.push(frame(2, 0, 4));
+  now = 5;
+  assertEquals(ids(b.takeReady()), ["0:0", "1:0", "2:0", "0:1"]);
+  assertEquals(b.size, 1);
+});
+
+Deno.test("Batcher.takeReady() closes a partial batch once its oldest frame waited the timeout", () => {
+  let now = 100;
+  const b = new Batcher(2, { maxBatch: 8, timeoutMs: 20, queueFrames: 8, now: () => now });
+  b.push(frame(0, 0, 100));
+  now = 110;
+  b.push(frame(1, 0, 110));
+  now = 119.9;
+  assertEquals(b.takeReady(), null);
+  now = 120;
+  assertEquals(ids(b.takeReady()), ["0:0", "1:0"]);
+  assertEquals(b.takeReady(), null);
+});
+
+Deno.test("Batcher drops the oldest frame of a stream that falls behind, and only that stream's", () => {
+  const dropped: string[] = [];
+  const b = new Batcher(2, {
+    maxBatch: 100,
+    timeoutMs: 1000,
+    queueFrames: 3,
+    now: () => 0,
+    onDrop: (f) => dropped.push(`${f.stream}:${f.seq}`),
+  });
+  for (let seq = 0; seq < 7; seq++) b.push(frame(0, seq, seq));
+  b.push(frame(1, 0, 0));
+  assertEquals(dropped, ["0:0", "0:1", "0:2", "0:3"]);
+  assertEquals(b.depth(0), 3);
+  assertEquals(b.depth(1), 1);
+  assertEquals(b.size, 4);
+  b.close();
+  assertEquals(ids(b.takeReady()), ["0:4", "1:0", "0:5", "0:6"]);
+});
+
+Deno.test("Batcher never delivers a frame twice and loses none it did not report", async () => {
+  const dropped = new Set<string>();
+  const b = new Batcher(4, {
+    maxBatch: 5,
+    timeoutMs: 1,
+    queueFrames: 4,
+    onDrop: (f) => dropped.add(`${f.stream}:${f.seq}`),
+  });
+  const seen = new Set<string>();
+  const consumer = (async () => {
+    for (let batch = await b.nextBatch(); batch; batch = await b.nextBatch()) {
+      for (const f of batch) {
+        const id = `${f.stream}:${f.seq}`;
+        assert(!seen.has(id), `delivered twice: ${id}`);
+        seen.add(id);
+      }
+    }
+  })();
+  let pushed = 0;
+  for (let seq = 0; seq < 200; seq++) {
+    for (let s = 0; s < 4; s++) {
+      b.push(frame(s, seq, performance.now()));
+      pushed++;
+    }
+    if (seq % 10 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  b.close();
+  await consumer;
+  assertEquals(seen.size + dropped.size, pushed);
+  for (const id of dropped) assert(!seen.has(id), `dropped and delivered: ${id}`);
+});
+
+Deno.test("Batcher.nextBatch() resolves a partial batch after the timeout, and null once closed", async () => {
+  const b = new Batcher(1, { maxBatch: 8, timeoutMs: 5, queueFrames: 8 });
+  b.push(frame(0, 0, performance.now()));
+  assertEquals(ids(await b.nextBatch()), ["0:0"]);
+  const pending = b.nextBatch();
+  b.close();
+  assertEquals(await pending, null);
+});
+
+Deno.test("Batcher.waitForRoom() holds a stream at its queue limit until a batch takes a frame", async () => {
+  const b = new Batcher(1, { maxBatch: 1, timeoutMs: 0, queueFrames: 2, now: () => 0 });
+  b.push(frame(0, 0, 0));
+  b.push(frame(0, 1, 0));
+  let released = false;
+  const room = b.waitForRoom(0).then(() => (released = true));
+  await Promise.resolve();
+  assertEquals(released, false);
+  b.takeReady();
+  await room;
+  assertEquals(released, true);
+});
+
+Deno.test("Batcher.drain() hands back every waiting frame", () => {
+  const b = new Batcher(2, { maxBatch: 8, timeoutMs: 100, queueFrames: 8, now: () => 0 });
+  b.push(frame(0, 0, 0));
+  b.push(frame(1, 0, 0));
+  b.push(frame(1, 1, 0));
+  b.close();
+  assertEquals(b.drain().length, 3);
+  assertEquals(b.size, 0);
+  assertEquals(b.takeReady(), null);
+});

@@ -1,0 +1,371 @@
+// Faults a hostile user can cause, with real processes: the results file fails or is rotated,
+// signals arrive at awkward moments, stdout stops being read, flags are typos.
+
+import { assert, assertEquals } from "./_assert.ts";
+import {
+  fixturePath,
+  forceStop,
+  freePort,
+  jsonLogs,
+  pollUntil,
+  ROOT,
+  sampleValue,
+  startExporter,
+} from "./_helpers.ts";
+import { processesMentioning, waitFor } from "./_media.ts";
+import { FakeGpuState, h200 } from "./fakes/fake_gpu.ts";
+import { EXPORTER_PERMISSIONS } from "../src/permissions.ts";
+
+const FAKE_NVIDIA_SMI = fixturePath("fake_nvidia_smi");
+
+function baseArgs(port: number, extra: string[] = []): string[] {
+  return [
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--log-format",
+    "json",
+    "--nvidia-smi",
+    "/nonexistent/nvidia-smi",
+    "--status-interval-s",
+    "3600",
+    ...extra,
+  ];
+}
+
+/** The last JSON log line of a run. */
+// deno-lint-ignore no-explicit-any -- log records are free-form objects read by key
+function lastLog(stderr: string): any {
+  return jsonLogs(stderr).at(-1);
+}
+
+async function readLines(path: string): Promise<string[]> {
+  const text = await Deno.readTextFile(path);
+  return text.split("\n").filter((l) => l !== "");
+}
+
+/** Every line is one whole JSON object (no NUL bytes, no torn lines). */
+function assertValidJsonl(lines: string[], what: string): void {
+  for (const [i, line] of lines.entries()) {
+    assert(!line.includes("\0"), `${what}: line ${i + 1} holds NUL bytes`);
+    JSON.parse(line);
+  }
+}
+
+async function waitForFrames(port: number, frames: number): Promise<void> {
+  await pollUntil(
+    `http://127.0.0.1:${port}/metrics`,
+    (t) => (sampleValue(t, "pose_frames_total", { stream_id: "s0" }) ?? 0) >= frames,
+  );
+}
+
+async function canMountTmpfs(dir: string): Promise<boolean> {
+  const out = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
+    stdout: "null",
+    stderr: "null",
+  }).output().catch(() => ({ success: false }));
+  return out.success;
+}
+
+Deno.test({
+  name: "reliability - a full results disk is logged at once, counted, and exits 1 with the count",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    if (!(await canMountTmpfs(dir))) {
+      // Mounting needs CAP_SYS_ADMIN: without it a full disk cannot be made here.
+      console.warn("skipped: cannot mount a small tmpfs (needs root with CAP_SYS_ADMIN)");
+      await Deno.remove(dir);
+      return;
+    }
+    const port = freePort();
+    const results = `${dir}/out.jsonl`;
+    const exporter = startExporter(baseArgs(port, [
+      "--streams",
+      "2",
+      "--results",
+      results,
+      "--duration",
+      "8",
+    ]));
+    try {
+      const { code, stderr } = await exporter.done;
+      const logs = jsonLogs(stderr);
+      const errors = logs.filter((l) => l.msg === "cannot write results: lines lost");
+      assert(errors.length >= 1, "the write error is logged");
+      assert(errors[0].file === results && /No space left/.test(errors[0].error), stderr);
+      assert(
+        errors.length <= 3,
+        `then at most every few seconds, not per write (${errors.length})`,
+      );
+      const last = lastLog(stderr);
+      assertEquals(last.msg, "stopped");
+      const lines = await readLines(results);
+      assertEquals(last.frames, lines.length, "frames = the lines written");
+      assert(last.results_lost > 0, "it says how many results were lost");
+      assert(
+        logs.some((l) => l.msg === `results lost: ${last.results_lost} lines could not be written`),
+        "one line says how many",
+      );
+      assertEquals(code, 1);
+    } finally {
+      await forceStop(exporter);
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("reliability - a results file made unwritable mid-run is counted, metrics stay served", async () => {
+  const dir = await Deno.makeTempDir();
+  const results = `${dir}/out.jsonl`;
+  const port = freePort();
+  const exporter = startExporter(baseArgs(port, [
+    "--streams",
+    "2",
+    "--results",
+    results,
+  ]));
+  let immutable = false;
+  try {
+    await waitForFrames(port, 20);
+    const chattr = await new Deno.Command("chattr", { args: ["+i", results], stderr: "null" })
+      .output().catch(() => ({ success: false }));
+    if (!chattr.success) {
+      console.warn("skipped: chattr +i is not supported on this filesystem");
+      return;
+    }
+    immutable = true;
+    const text = await pollUntil(
+      `http://127.0.0.1:${port}/metrics`,
+      (t) => (sampleValue(t, "pose_results_lost_total") ?? 0) > 0,
+    );
+    assert((sampleValue(text, "pose_frames_total", { stream_id: "s0" }) ?? 0) > 0);
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    assert(
+      jsonLogs(stderr).some((l) =>
+        l.msg === "cannot write results: lines lost" && l.file === results
+      ),
+      "the error names the file",
+    );
+    const last = lastLog(stderr);
+    assertEquals(last.msg, "stopped");
+    assertEquals(last.frames, (await readLines(results)).length);
+    assert(last.results_lost > 0);
+    assertEquals(code, 1);
+  } finally {
+    if (immutable) await new Deno.Command("chattr", { args: ["-i", results] }).output();
+    await forceStop(exporter);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reliability - truncation (copytruncate) and rotation by rename + SIGHUP keep every line valid", async () => {
+  const dir = await Deno.makeTempDir();
+  const results = `${dir}/out.jsonl`;
+  const port = freePort();
+  const exporter = startExporter(baseArgs(port, ["--streams", "2", "--results", results]));
+  try {
+    await waitForFrames(port, 30);
+    // logrotate's copytruncate: the file is cut to zero under the writer.
+    await Deno.truncate(results, 0);
+    await waitForFrames(port, 60);
+    await new Promise((r) => setTimeout(r, 1500));
+    // Rotation by rename: move the file away, then SIGHUP reopens the path.
+    await Deno.rename(results, `${results}.1`);
+    exporter.child.kill("SIGHUP");
+    await waitFor(() => {
+      try {
+        return Deno.statSync(results).size > 0;
+      } catch {
+        return false;
+      }
+    }, "the reopened results file to fill");
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    assertEquals(code, 0, stderr.slice(-2000));
+    const rotated = await readLines(`${results}.1`);
+    const current = await readLines(results);
+    assertValidJsonl(rotated, "after truncation");
+    assertValidJsonl(current, "after reopening");
+    const last = lastLog(stderr);
+    assertEquals(last.msg, "stopped");
+    assert(
+      jsonLogs(stderr).some((l) => l.msg === "reloaded" && l.trigger === "SIGHUP"),
+      "SIGHUP is a reload, not a stop",
+    );
+    assert(current.length > 0 && last.frames >= rotated.length + current.length);
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reliability - a stalled --results - consumer cannot hold the stop past its deadline", async () => {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...EXPORTER_PERMISSIONS,
+      new URL("main.ts", ROOT).pathname,
+      ...baseArgs(port, ["--streams", "2", "--results", "-", "--stop-timeout-s", "2"]),
+    ],
+    cwd: ROOT.pathname,
+    stdout: "piped", // never read: the pipe fills and writes block, as with `| sleep 100`
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    await waitForFrames(port, 400);
+    const started = performance.now();
+    child.kill("SIGTERM");
+    const status = await child.status;
+    const seconds = (performance.now() - started) / 1000;
+    const logs = jsonLogs(await stderr);
+    assert(seconds < 8, `stopped in ${seconds.toFixed(1)} s with a 2 s deadline`);
+    assert(
+      logs.some((l) => l.msg === "stop deadline reached: abandoned what had not finished"),
+      "what was abandoned is said in one line",
+    );
+    const last = logs.at(-1);
+    assertEquals(last.msg, "stopped");
+    assert(last.results_lost > 0, "the lines that could not be written are counted");
+    assertEquals(status.code, 1);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await child.stdout.cancel();
+    await child.status;
+    await stderr;
+  }
+});
+
+Deno.test("reliability - SIGTERM while the model is still loading stops at once", async () => {
+  const dir = await Deno.makeTempDir();
+  const fifo = `${dir}/model.onnx`;
+  // Reading a FIFO nobody writes blocks, as a huge model on a slow disk does.
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  const port = freePort();
+  const exporter = startExporter(baseArgs(port, ["--streams", "1", "--model", fifo]));
+  try {
+    await pollUntil(`http://127.0.0.1:${port}/healthz`, (_, status) => status === 200);
+    await new Promise((r) => setTimeout(r, 500));
+    const started = performance.now();
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    assert((performance.now() - started) / 1000 < 5, "the load did not hold the stop");
+    assertEquals(code, 0);
+    const last = lastLog(stderr);
+    assertEquals([last.msg, last.frames], ["stopped", 0]);
+    assert(jsonLogs(stderr).some((l) => l.msg === "stopping" && l.reason === "SIGTERM"));
+  } finally {
+    await forceStop(exporter);
+    // Unblock the exporter's read if it is still open, then clean up.
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reliability - SIGTERM while nvidia-smi hangs at start stops at once and leaves no child", async () => {
+  const state = await FakeGpuState.create({ mode: "hang", gpus: [h200(0, 100)], apps: [] });
+  const marker = state.path;
+  const port = freePort();
+  const exporter = startExporter(
+    [
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--log-format",
+      "json",
+      "--streams",
+      "1",
+      "--nvidia-smi",
+      FAKE_NVIDIA_SMI,
+      "--gpu-timeout-ms",
+      "40000",
+    ],
+    state.env,
+  );
+  try {
+    await pollUntil(`http://127.0.0.1:${port}/healthz`, (_, status) => status === 200);
+    await new Promise((r) => setTimeout(r, 1000));
+    const started = performance.now();
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    assert((performance.now() - started) / 1000 < 5, "the hung nvidia-smi did not hold the stop");
+    assertEquals(code, 0, stderr);
+    assert(!stderr.includes("model ready"), "no model was loaded after the stop was asked");
+    assertEquals(lastLog(stderr).msg, "stopped");
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(await processesMentioning(marker), [], "no nvidia-smi left behind");
+  } finally {
+    await forceStop(exporter);
+    await state.remove();
+  }
+});
+
+Deno.test("reliability - two SIGTERMs in a row stop at once, with no child left and no signal death", async () => {
+  const dir = await Deno.makeTempDir();
+  const video = `${dir}/marker-double-signal.mp4`;
+  await new Deno.Command("ffmpeg", {
+    args: ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2", video],
+  }).output();
+  const port = freePort();
+  const exporter = startExporter(baseArgs(port, ["--source", `c=${video}`, "--loop"]));
+  try {
+    await pollUntil(
+      `http://127.0.0.1:${port}/metrics`,
+      (t) => (sampleValue(t, "pose_frames_total", { stream_id: "c" }) ?? 0) > 0,
+    );
+    exporter.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 50));
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    assert(code === 0 || code === 1, `exit ${code}: not killed by the second signal`);
+    assertEquals(lastLog(stderr).msg, "stopped");
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(await processesMentioning("marker-double-signal"), [], "no ffmpeg left behind");
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reliability - a --duration beyond a timer's range does not fire at once", async () => {
+  const port = freePort();
+  const exporter = startExporter(baseArgs(port, ["--streams", "1", "--duration", "3000000"]));
+  try {
+    await waitForFrames(port, 10);
+    await new Promise((r) => setTimeout(r, 1000));
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert(
+      (sampleValue(text, "pose_frames_total", { stream_id: "s0" }) ?? 0) > 10,
+      "still running",
+    );
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    assertEquals(code, 0);
+    assert(jsonLogs(stderr).some((l) => l.msg === "stopping" && l.reason === "SIGTERM"));
+  } finally {
+    await forceStop(exporter);
+  }
+});
+
+Deno.test("reliability - typo sources are refused with exit 2, naming them", async () => {
+  for (
+    const [source, expected] of [
+      ["lobby cam=rtsp://10.0.0.5/s", 'stream id "lobby cam"'],
+      ['a"b=synthetic', "stream id"],
+      ["synthetic@-1", 'malformed "synthetic@-1"'],
+    ]
+  ) {
+    const { code, stderr } = await startExporter(["--source", source!]).done;
+    assertEquals(code, 2, `${source}: ${stderr}`);
+    assert(stderr.includes(`--source ${JSON.stringify(source)}`), stderr);
+    assert(stderr.includes(expected!), stderr);
+  }
+});

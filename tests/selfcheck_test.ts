@@ -1,0 +1,74 @@
+// pose-exporter selfcheck: ONNX Runtime loaded as the exporter does, one batch of the demo model,
+// a line per step; a failed step is one line and exit 1. Run with the exporter's permissions.
+
+import { assert, assertEquals } from "./_assert.ts";
+import { runExporter } from "./_helpers.ts";
+import { missingCudaProviderFiles, ortNativeDir } from "../src/pose/ort_libraries.ts";
+
+Deno.test("cli - pose-exporter selfcheck --provider cpu loads ONNX Runtime and decodes the demo figures", async () => {
+  const { code, stdout, stderr } = await runExporter(["selfcheck", "--provider", "cpu"]);
+  assertEquals(code, 0, stderr);
+  assertEquals(stderr, "");
+  const lines = stdout.trim().split("\n");
+  assertEquals(lines.length, 6, stdout);
+  assert(
+    /^selfcheck: onnxruntime-node \d+\.\d+\.\d+ loaded from .*\/linux\/x64\/: libonnxruntime\.so\.1, onnxruntime_binding\.node$/
+      .test(lines[0]!),
+    lines[0],
+  );
+  assert(lines[0]!.includes(`${ortNativeDir()}/`), lines[0]);
+  assert(
+    lines[1]!.startsWith("selfcheck: built-in demo model, input [2,640,640,3] uint8"),
+    lines[1],
+  );
+  assertEquals(lines[2], "selfcheck: provider cpu");
+  assert(
+    /^selfcheck: batch of 2 ran in \d+\.\d ms \(first run \d+\.\d ms/.test(lines[3]!),
+    lines[3],
+  );
+  assertEquals(lines[4], "selfcheck: decoded 4 persons (2 + 2)");
+  assertEquals(lines[5], "selfcheck: ok");
+});
+
+Deno.test({
+  name:
+    "cli - pose-exporter selfcheck --provider cuda without the CUDA provider fails in one line naming the files",
+  ignore: missingCudaProviderFiles().length === 0,
+  fn: async () => {
+    const { code, stdout, stderr } = await runExporter(["selfcheck", "--provider", "cuda"]);
+    assertEquals(code, 1);
+    const lines = stderr.trim().split("\n");
+    assertEquals(lines.length, 1, stderr);
+    assert(
+      lines[0]!.startsWith(
+        "pose-exporter selfcheck: Failed at starting the cuda session: Cannot use execution provider cuda: ",
+      ),
+      lines[0],
+    );
+    for (const file of missingCudaProviderFiles()) assert(lines[0]!.includes(file), lines[0]);
+    assert(stdout.includes("selfcheck: onnxruntime-node"), "the steps before it are reported");
+    assert(!stdout.includes("selfcheck: ok"));
+  },
+});
+
+Deno.test("cli - pose-exporter selfcheck refuses bad flags in one line naming the flag, exit 2", async () => {
+  const cases: [string[], string][] = [
+    [["--provider", "gpu"], 'Invalid --provider: "gpu" (one of auto, cuda, cpu)'],
+    [["--device", "first"], 'Invalid --device: "first" (a whole number, at least 0)'],
+    [["--batch", "4"], "Unknown flag: --batch"],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stdout, stderr } = await runExporter(["selfcheck", ...args]);
+    assertEquals(code, 2, args.join(" "));
+    assertEquals(stderr, `pose-exporter selfcheck: ${message} (see --help)\n`);
+    assertEquals(stdout, "");
+  }
+});
+
+Deno.test("cli - pose-exporter selfcheck --help describes the check and its flags", async () => {
+  const { code, stdout } = await runExporter(["selfcheck", "--help"]);
+  assertEquals(code, 0);
+  assert(
+    stdout.startsWith("Usage: pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N]"),
+  );
+});

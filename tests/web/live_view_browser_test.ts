@@ -1,0 +1,237 @@
+// The live view in a real headless Chromium, against the real exporter (--live-view).
+
+import { assert, assertEquals } from "../_assert.ts";
+import { forceStop, freePort, pollUntil, startExporter } from "../_helpers.ts";
+import { chromiumMissing, HeadlessChromium } from "./_chromium.ts";
+import { hexToRgb, keypointSide, SKELETON_COLOURS } from "../../src/web/skeleton.ts";
+import type { PacketHeader } from "../../src/web/snapshot_packet.ts";
+
+const SCORE_THRESHOLD = 0.25;
+const FIGURE_RGB = [235, 228, 220];
+
+/** What the page has drawn on one tile: the packet and the canvas pixels. */
+interface DrawnTile {
+  packet: PacketHeader;
+  width: number;
+  height: number;
+  rgba: string;
+}
+
+/** Reads a tile's canvas and the packet drawn on it, in one go (no redraw in between). */
+function readTile(id: string): string {
+  return `(() => {
+    const el = document.querySelector('[data-stream-id=${JSON.stringify(id)}]');
+    const c = el.querySelector("canvas");
+    const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let bin = "";
+    for (let i = 0; i < data.length; i += 8192) {
+      bin += String.fromCharCode.apply(null, data.subarray(i, i + 8192));
+    }
+    return { packet: el.livePacket, width: c.width, height: c.height, rgba: btoa(bin) };
+  })()`;
+}
+
+function tileIds(): string {
+  return `[...document.querySelectorAll("main .tile")].map((e) => e.dataset.streamId).join(",")`;
+}
+
+/**
+ * Checks a drawn tile: the picture is there (figures and ground), and the pixel under each
+ * body keypoint (shoulders to ankles; the face's dots overlap) has that side's colour.
+ * Positions come from the packet's source pixels, fitted into the canvas as the page does.
+ */
+function checkTile(tile: DrawnTile): { keypoints: number; matching: number } {
+  const rgba = Uint8Array.from(atob(tile.rgba), (c) => c.charCodeAt(0));
+  const at = (x: number, y: number) => {
+    const i = (Math.floor(y) * tile.width + Math.floor(x)) * 4;
+    return [rgba[i]!, rgba[i + 1]!, rgba[i + 2]!];
+  };
+  let figure = 0;
+  let ground = 0;
+  for (let i = 0; i < rgba.length; i += 4) {
+    const [r, g, b] = [rgba[i]!, rgba[i + 1]!, rgba[i + 2]!];
+    if (
+      Math.abs(r - FIGURE_RGB[0]!) + Math.abs(g - FIGURE_RGB[1]!) + Math.abs(b - FIGURE_RGB[2]!) <
+        30
+    ) {
+      figure++;
+    }
+    if (r > 15 && r < 45 && g > 15 && g < 45 && b > 25 && b < 55) ground++;
+  }
+  assert(figure > 200, `the canvas shows the figures (${figure} figure pixels)`);
+  assert(ground > 2000, `the canvas shows the dark ground (${ground} pixels)`);
+  const p = tile.packet;
+  const scale = Math.min(tile.width / p.sourceWidth, tile.height / p.sourceHeight);
+  const ox = (tile.width - p.sourceWidth * scale) / 2;
+  const oy = (tile.height - p.sourceHeight * scale) / 2;
+  let keypoints = 0;
+  let matching = 0;
+  for (const person of p.persons) {
+    for (let k = 5; k < 17; k++) {
+      if (person.keypoints[3 * k + 2]! < SCORE_THRESHOLD) continue;
+      keypoints++;
+      const got = at(
+        ox + person.keypoints[3 * k]! * scale,
+        oy + person.keypoints[3 * k + 1]! * scale,
+      );
+      const want = hexToRgb(SKELETON_COLOURS[keypointSide(k)]);
+      if (got.every((v, c) => Math.abs(v - want[c]!) <= 12)) matching++;
+    }
+  }
+  return { keypoints, matching };
+}
+
+Deno.test({
+  name: "live view - Chromium shows a tile per stream with its picture and skeletons",
+  sanitizeResources: false, // Chromium's DevTools socket closes on its own schedule
+  async fn() {
+    const missing = chromiumMissing();
+    if (missing) throw new Error(missing);
+    const dir = await Deno.makeTempDir({ prefix: "live-view-test-" });
+    const sources = `${dir}/sources.txt`;
+    await Deno.writeTextFile(
+      sources,
+      "cam-a=synthetic@8\ncam-b=synthetic@8\nbroken=rtsp://127.0.0.1:9/nothing-here\n",
+    );
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const exporter = startExporter([
+      "--live-view",
+      "--web-enable-lifecycle",
+      "--sources-file",
+      sources,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--batch-size",
+      "2",
+      "--retry-max-s",
+      "30",
+      "--status",
+      "off",
+    ]);
+    let browser: HeadlessChromium | null = null;
+    try {
+      await pollUntil(`${base}/live/state`, (text, status) => {
+        if (status !== 200) return false;
+        const up = JSON.parse(text).streams.filter((s: { state: string }) => s.state === "up");
+        return up.length === 2;
+      }, 60_000);
+      const html = await (await fetch(`${base}/`)).text();
+      for (const id of ["cam-a", "cam-b", "broken"]) {
+        assert(html.includes(`data-stream-id="${id}"`), `the served HTML has a tile for ${id}`);
+      }
+
+      browser = await HeadlessChromium.launch({ width: 1280, height: 800 });
+      await browser.navigate(`${base}/`);
+      assertEquals(await browser.waitFor<string>(tileIds()), "cam-a,cam-b,broken");
+      for (const id of ["cam-a", "cam-b"]) {
+        await browser.waitFor(
+          `(document.querySelector('[data-stream-id="${id}"]').livePacket || {width: 0}).width > 0`,
+          30_000,
+        );
+      }
+      // The demo model finds the figures on nearly every frame; take a frame with persons.
+      let total = { keypoints: 0, matching: 0 };
+      for (let attempt = 0; attempt < 20 && total.keypoints < 12; attempt++) {
+        for (const id of ["cam-a", "cam-b"]) {
+          const tile = await browser.evaluate<DrawnTile>(readTile(id));
+          assertEquals([tile.packet.sourceWidth, tile.packet.sourceHeight], [1280, 720]);
+          assert(Math.max(tile.packet.width, tile.packet.height) <= 320, "picture within 320 px");
+          const seen = checkTile(tile);
+          total = {
+            keypoints: total.keypoints + seen.keypoints,
+            matching: total.matching + seen.matching,
+          };
+        }
+        if (total.keypoints < 12) await new Promise((r) => setTimeout(r, 300));
+      }
+      assert(total.keypoints >= 12, `keypoints were drawn (${total.keypoints})`);
+      assert(
+        total.matching >= 0.8 * total.keypoints,
+        `${total.matching} of ${total.keypoints} body keypoints have the skeleton colour`,
+      );
+
+      // A stream that is down says why.
+      const down = await browser.waitFor<string>(
+        `(() => { const el = document.querySelector('[data-stream-id="broken"]');
+          return /down|retrying/.test(el.dataset.state) &&
+            el.querySelector('[data-field="overlay"]').textContent; })()`,
+        30_000,
+      );
+      assert(
+        /down|retrying/.test(down) && down.length > "retrying".length,
+        `reason shown: ${down}`,
+      );
+
+      const screenshotPath = Deno.env.get("LIVE_VIEW_SCREENSHOT");
+      if (screenshotPath) await Deno.writeFile(screenshotPath, await browser.screenshot());
+
+      // A click enlarges a tile; Escape puts it back.
+      const before = await browser.evaluate<number>(
+        `document.querySelector('[data-stream-id="cam-a"] canvas').getBoundingClientRect().width`,
+      );
+      await browser.evaluate(`document.querySelector('[data-stream-id="cam-a"]').click()`);
+      const after = await browser.evaluate<number>(
+        `document.querySelector('[data-stream-id="cam-a"] canvas').getBoundingClientRect().width`,
+      );
+      assert(after > 1.5 * before, `the tile grew from ${before} to ${after} px`);
+      await browser.evaluate(
+        `document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape" }))`,
+      );
+
+      // Streams removed and added at run time vanish and appear.
+      await Deno.writeTextFile(sources, "cam-a=synthetic@8\ncam-c=synthetic@8\n");
+      const reload = await fetch(`${base}/-/reload`, { method: "POST" });
+      assert(reload.ok, `reload answered ${reload.status}`);
+      await reload.body?.cancel();
+      const ids = await browser.waitFor<string>(
+        `(() => { const ids = ${tileIds()}; return ids.includes("cam-c") && !ids.includes("cam-b") && ids; })()`,
+        30_000,
+      );
+      assertEquals(ids.split(",").sort(), ["cam-a", "cam-c"]);
+
+      // When the exporter stops, the page says it lost the connection.
+      exporter.child.kill("SIGTERM");
+      await exporter.done;
+      const banner = await browser.waitFor<string>(
+        `document.body.dataset.connection === "lost" &&
+          getComputedStyle(document.querySelector(".banner")).display !== "none" &&
+          document.querySelector(".banner").textContent`,
+        15_000,
+      );
+      assert(banner.includes("Lost the connection"), banner);
+    } finally {
+      await browser?.close();
+      await forceStop(exporter);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("live view - without --live-view the page and snapshot endpoints answer 404", async () => {
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const exporter = startExporter([
+    "--streams",
+    "1",
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--status",
+    "off",
+  ]);
+  try {
+    await pollUntil(`${base}/healthz`, (_, status) => status === 200, 60_000);
+    for (const path of ["/live/snapshot?stream=s0", "/live/state", "/live/app.js"]) {
+      const res = await fetch(`${base}${path}`);
+      await res.body?.cancel();
+      assertEquals(res.status, 404, path);
+    }
+    const index = await (await fetch(`${base}/`)).text();
+    assert(!index.includes("data-stream-id"), "/ stays the small index page");
+    assert(index.includes('href="/metrics"'));
+  } finally {
+    exporter.child.kill("SIGTERM");
+    await exporter.done;
+    await forceStop(exporter);
+  }
+});
