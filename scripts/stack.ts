@@ -1,6 +1,8 @@
 // deno task stack [up|down]: starts or stops the Prometheus + Grafana stack of docker-compose.monitoring.yml.
 
 const COMPOSE_FILE = new URL("../docker-compose.monitoring.yml", import.meta.url).pathname;
+/** Where a generated Grafana admin password is kept (owner-only), so the printed one stays true. */
+export const PASSWORD_FILE = new URL("../.grafana-admin-password", import.meta.url).pathname;
 const PROMETHEUS = "http://localhost:9090";
 const GRAFANA = "http://localhost:7000";
 
@@ -74,21 +76,41 @@ function randomPassword(): string {
   return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
 }
 
+/**
+ * The Grafana admin password: GRAFANA_ADMIN_PASSWORD when set, else the one kept in `path`,
+ * else a new one written there readable by the owner only. Grafana takes the password on its
+ * first start only, so keeping it is what makes the printed one right on every later start.
+ */
+export async function adminPassword(
+  path: string = PASSWORD_FILE,
+  env: string | undefined = Deno.env.get("GRAFANA_ADMIN_PASSWORD"),
+): Promise<{ password: string; source: "environment" | "kept" | "generated" }> {
+  if (env) return { password: env, source: "environment" };
+  try {
+    const kept = (await Deno.readTextFile(path)).trim();
+    if (kept !== "") return { password: kept, source: "kept" };
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const password = randomPassword();
+  await Deno.writeTextFile(path, password + "\n", { mode: 0o600, createNew: true });
+  await Deno.chmod(path, 0o600);
+  return { password, source: "generated" };
+}
+
 async function up(): Promise<void> {
   await checkDocker();
-  const env: Record<string, string> = {};
-  if (!Deno.env.get("GRAFANA_ADMIN_PASSWORD")) {
-    env.GRAFANA_ADMIN_PASSWORD = randomPassword();
-    console.log(
-      `Grafana admin password (set on Grafana's first start only): ${env.GRAFANA_ADMIN_PASSWORD}`,
-    );
+  const { password, source } = await adminPassword();
+  const env: Record<string, string> = { GRAFANA_ADMIN_PASSWORD: password };
+  if (source !== "environment") {
+    console.log(`Grafana admin password (kept in ${PASSWORD_FILE}): ${password}`);
   }
   const started = await docker(["compose", "-f", COMPOSE_FILE, "up", "-d"], env, true);
   if (!started.ok) throw new StackError(`docker compose up failed: see its output above`);
   await waitFor(`${PROMETHEUS}/-/ready`, "Prometheus", 120_000);
   await waitFor(`${GRAFANA}/api/health`, "Grafana", 120_000);
   console.log(`Prometheus: ${PROMETHEUS}`);
-  console.log(`Grafana:    ${GRAFANA} (dashboard "pose-exporter", anonymous viewers allowed)`);
+  console.log(`Grafana:    ${GRAFANA} (dashboard "pose-exporter"; log in as admin)`);
   console.log(
     "Now run the exporter on this host: deno task start ... (it listens on 0.0.0.0:8000, which " +
       "Prometheus scrapes as host.docker.internal:8000)",

@@ -1,5 +1,6 @@
 // The monitoring stack's files, checked with the real tools (no Docker engine here).
 
+import { adminPassword } from "../scripts/stack.ts";
 import { parse as parseYaml } from "yaml";
 import { assert, assertEquals } from "./_assert.ts";
 import { ROOT } from "./_helpers.ts";
@@ -51,6 +52,11 @@ Deno.test("monitoring - promtool rule unit tests: every alert fires and stays qu
   }
 });
 
+/** A compose value with each `${VAR:-default}` replaced by its default. */
+function withDefaults(value: string): string {
+  return value.replaceAll(/\$\{[A-Z_]+:-([^}]*)\}/g, (_, fallback: string) => fallback);
+}
+
 Deno.test("monitoring - the compose file mounts what exists, on the ports and tags the stack promises", async () => {
   const compose: Doc = parseYaml(await Deno.readTextFile(`${root}docker-compose.monitoring.yml`));
   const { prometheus, grafana } = compose.services;
@@ -62,8 +68,9 @@ Deno.test("monitoring - the compose file mounts what exists, on the ports and ta
     /^grafana\/grafana:\d+\.\d+\.\d+$/.test(grafana.image),
     `pinned Grafana: ${grafana.image}`,
   );
-  assertEquals(prometheus.ports, ["9090:9090"]);
-  assertEquals(grafana.ports, ["7000:3000"]);
+  // Safe defaults: loopback only unless STACK_BIND_ADDRESS opens it.
+  assertEquals(prometheus.ports.map(withDefaults), ["127.0.0.1:9090:9090"]);
+  assertEquals(grafana.ports.map(withDefaults), ["127.0.0.1:7000:3000"]);
   for (const service of [prometheus, grafana]) {
     assert(service.extra_hosts.includes("host.docker.internal:host-gateway"));
     for (const volume of service.volumes as string[]) {
@@ -85,7 +92,18 @@ Deno.test("monitoring - the compose file mounts what exists, on the ports and ta
       assert(String(value).startsWith("${"), `${key} comes from the environment`);
     }
   }
-  assertEquals(grafana.environment.GF_AUTH_ANONYMOUS_ENABLED, "true");
+  assertEquals(withDefaults(grafana.environment.GF_AUTH_ANONYMOUS_ENABLED), "false");
+  // The lifecycle API is off unless asked for, with a flag Prometheus itself accepts.
+  const lifecycle = prometheus.command.map(withDefaults).filter((f: string) =>
+    f.includes("web.enable-lifecycle")
+  );
+  assertEquals(lifecycle, ["--no-web.enable-lifecycle"]);
+  const accepted = await new Deno.Command("prometheus", {
+    args: [lifecycle[0], "--version"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert(accepted.success, "prometheus accepts --no-web.enable-lifecycle");
 
   const prom: Doc = parseYaml(await Deno.readTextFile(`${root}config/prometheus.yml`));
   const job = prom.scrape_configs.find((j: Doc) => j.job_name === "pose-exporter");
@@ -163,4 +181,19 @@ Deno.test("monitoring - deno task stack without a Docker engine says so in one l
       .test(lines[0]!),
     lines[0],
   );
+});
+
+Deno.test("stack - a generated Grafana password is kept owner-only and reused", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/password`;
+  const first = await adminPassword(path, undefined);
+  assertEquals(first.source, "generated");
+  assertEquals((await Deno.stat(path)).mode! & 0o777, 0o600);
+  const again = await adminPassword(path, undefined);
+  assertEquals(again, { password: first.password, source: "kept" });
+  assertEquals(await adminPassword(path, "from-env"), {
+    password: "from-env",
+    source: "environment",
+  });
+  await Deno.remove(dir, { recursive: true });
 });

@@ -178,6 +178,7 @@ export class JsonlSink implements ResultSink {
         this.written += count;
       } catch (err) {
         const done = countNewlines(data.subarray(0, offset));
+        if (this.abandoned > 0) return;
         this.written += done;
         this.#recordLost(count - done, err as Error);
         await cutTornLine(out, data, offset);
@@ -189,6 +190,8 @@ export class JsonlSink implements ResultSink {
   }
 
   #recordLost(lines: number, err: Error): void {
+    // Lines abandoned at a stop's deadline were counted then; a late failure adds nothing.
+    if (this.abandoned > 0) return;
     this.lost += lines;
     this.#lostSinceLog += lines;
     this.#options.onLost?.(lines);

@@ -12,7 +12,14 @@ const CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chr
  */
 export function findChromium(): string | null {
   const explicit = Deno.env.get("CHROMIUM_BIN");
-  if (explicit) return explicit;
+  if (explicit) {
+    try {
+      return Deno.statSync(explicit).isFile ? explicit : null;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return null;
+      throw err;
+    }
+  }
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     for (const name of CANDIDATES) {
       try {
@@ -30,6 +37,19 @@ export function chromiumMissing(): string | null {
   return findChromium() === null
     ? "live view browser test needs Chromium: run 'sudo apt-get install -y chromium' (or set CHROMIUM_BIN)"
     : null;
+}
+
+/**
+ * Fails a test in one line (no stack) when Chromium is missing.
+ *
+ * @throws {Error} whose whole report is the line saying what to install
+ */
+export function requireChromium(): void {
+  const missing = chromiumMissing();
+  if (missing === null) return;
+  const err = new Error(missing);
+  err.stack = `Error: ${missing}`;
+  throw err;
 }
 
 /** A headless Chromium with one page, controlled over the DevTools protocol. */

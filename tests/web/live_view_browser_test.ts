@@ -2,7 +2,7 @@
 
 import { assert, assertEquals } from "../_assert.ts";
 import { forceStop, freePort, pollUntil, startExporter } from "../_helpers.ts";
-import { chromiumMissing, HeadlessChromium } from "./_chromium.ts";
+import { HeadlessChromium, requireChromium } from "./_chromium.ts";
 import { hexToRgb, keypointSide, SKELETON_COLOURS } from "../../src/web/skeleton.ts";
 import type { PacketHeader } from "../../src/web/snapshot_packet.ts";
 
@@ -83,10 +83,8 @@ function checkTile(tile: DrawnTile): { keypoints: number; matching: number } {
 
 Deno.test({
   name: "live view - Chromium shows a tile per stream with its picture and skeletons",
-  sanitizeResources: false, // Chromium's DevTools socket closes on its own schedule
   async fn() {
-    const missing = chromiumMissing();
-    if (missing) throw new Error(missing);
+    requireChromium();
     const dir = await Deno.makeTempDir({ prefix: "live-view-test-" });
     const sources = `${dir}/sources.txt`;
     await Deno.writeTextFile(

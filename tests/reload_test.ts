@@ -1,0 +1,221 @@
+// Streams from a sources file change without a restart: by SIGHUP, by a change of the file, and
+// by POST /-/reload; a bad file changes nothing. Real exporter processes.
+
+import { assert, assertEquals } from "./_assert.ts";
+import {
+  forceStop,
+  freePort,
+  jsonLogs,
+  parseSamples,
+  pollUntil,
+  sampleValue,
+  startExporter,
+} from "./_helpers.ts";
+
+/** Synthetic sources at 10 fps: slow enough that no frame is dropped on a busy machine. */
+const KEEP = "keep=synthetic:320x240@10";
+const GONE = "gone=synthetic:320x240@10";
+const NEW = "new=synthetic:320x240@10";
+
+interface ReloadRun {
+  port: number;
+  url: string;
+  file: string;
+  results: string;
+  dir: string;
+}
+
+async function setUp(): Promise<ReloadRun> {
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  const file = `${dir}/sources.txt`;
+  await Deno.writeTextFile(file, `# cameras\n${KEEP}\n\n${GONE}\n`);
+  return { port, url: `http://127.0.0.1:${port}/metrics`, file, results: `${dir}/out.jsonl`, dir };
+}
+
+function args(run: ReloadRun, extra: string[] = []): string[] {
+  return [
+    "--sources-file",
+    run.file,
+    "--listen",
+    `127.0.0.1:${run.port}`,
+    "--results",
+    run.results,
+    "--log-format",
+    "json",
+    "--nvidia-smi",
+    "/nonexistent/nvidia-smi",
+    "--status-interval-s",
+    "3600",
+    ...extra,
+  ];
+}
+
+const framesOf = (text: string, id: string) =>
+  sampleValue(text, "pose_frames_total", { stream_id: id });
+
+/** Rewrites the file (keep stays, gone goes, new comes), triggers a reload, checks the outcome. */
+async function checkReload(run: ReloadRun, trigger: () => Promise<void>): Promise<string> {
+  let text = await pollUntil(
+    run.url,
+    (t) => (framesOf(t, "keep") ?? 0) >= 10 && (framesOf(t, "gone") ?? 0) >= 5,
+  );
+  // The kept stream's counter is sampled all along: it must never go back.
+  let lastKept = framesOf(text, "keep")!;
+  let wentBack = false;
+  const watching = { on: true };
+  const watcher = (async () => {
+    while (watching.on) {
+      const now = framesOf(await (await fetch(run.url)).text(), "keep");
+      if (now === undefined || now < lastKept) wentBack = true;
+      else lastKept = now;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  await Deno.writeTextFile(run.file, `${KEEP}\n${NEW}\n`);
+  await trigger();
+  text = await pollUntil(
+    run.url,
+    (t) =>
+      (framesOf(t, "new") ?? 0) > 0 && !parseSamples(t).some((s) => s.labels.stream_id === "gone"),
+    15_000,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  watching.on = false;
+  await watcher;
+  assert(!wentBack, "the kept stream's pose_frames_total never went backwards or vanished");
+  assertEquals(sampleValue(text, "pose_config_reload_success"), 1);
+  return text;
+}
+
+/** Stops the exporter and checks the JSONL: no frame of the kept stream is missing. */
+async function checkKeptStream(run: ReloadRun, exporter: ReturnType<typeof startExporter>) {
+  exporter.child.kill("SIGTERM");
+  const { code, stderr } = await exporter.done;
+  assertEquals(code, 0, stderr.slice(-2000));
+  const logs = jsonLogs(stderr);
+  for (const [msg, id] of [["stream added", "new"], ["stream removed", "gone"]]) {
+    assert(logs.some((l) => l.msg === msg && l.stream_id === id), `logged: ${msg} ${id}`);
+  }
+  assert(
+    !logs.some((l) =>
+      l.msg === "stream starting" && l.stream_id === "keep" &&
+      logs.indexOf(l) > logs.findIndex((x) => x.msg === "reloaded")
+    ),
+    "keep was not restarted",
+  );
+  const lines = (await Deno.readTextFile(run.results)).split("\n").filter((l) => l !== "");
+  const kept = lines.map((l) => JSON.parse(l)).filter((r) => r.stream_id === "keep").map((r) =>
+    r.frame as number
+  );
+  assertEquals(kept, Array.from({ length: kept.length }, (_, i) => i), "keep: frames 0..n, no gap");
+  return logs;
+}
+
+Deno.test("reload - SIGHUP re-reads the sources file: one kept untouched, one removed, one added", async () => {
+  const run = await setUp();
+  const exporter = startExporter(args(run));
+  try {
+    await checkReload(run, () => Promise.resolve(exporter.child.kill("SIGHUP")));
+    const logs = await checkKeptStream(run, exporter);
+    assert(logs.some((l) => l.msg === "reloaded" && l.trigger === "SIGHUP"));
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(run.dir, { recursive: true });
+  }
+});
+
+Deno.test("reload - a change of the sources file is picked up without a signal", async () => {
+  const run = await setUp();
+  const exporter = startExporter(args(run));
+  try {
+    await checkReload(run, () => Promise.resolve());
+    const logs = await checkKeptStream(run, exporter);
+    assertEquals(
+      logs.filter((l) => l.msg === "reloaded").length,
+      1,
+      "one reload for one write, once the file was quiet",
+    );
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(run.dir, { recursive: true });
+  }
+});
+
+Deno.test("reload - POST /-/reload with --web-enable-lifecycle; 404 without it", async () => {
+  const run = await setUp();
+  const exporter = startExporter(args(run, ["--web-enable-lifecycle"]));
+  try {
+    const before = await pollUntil(run.url, (t) => (framesOf(t, "keep") ?? 0) >= 1);
+    assertEquals(sampleValue(before, "pose_config_reload_success"), 1);
+    await checkReload(run, async () => {
+      const res = await fetch(`http://127.0.0.1:${run.port}/-/reload`, { method: "POST" });
+      assert([200, 500].includes(res.status), await res.text());
+    });
+    const logs = await checkKeptStream(run, exporter);
+    // The POST acts at once; the file watcher's own reload comes later and finds nothing new.
+    const byPost = logs.find((l) => l.msg === "reloaded" && l.trigger === "POST /-/reload");
+    assert(byPost?.changes.startsWith("1 added, 1 removed"), JSON.stringify(byPost));
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(run.dir, { recursive: true });
+  }
+  const other = await setUp();
+  const plain = startExporter(args(other));
+  try {
+    await pollUntil(other.url, (t) => (framesOf(t, "keep") ?? 0) >= 1);
+    const res = await fetch(`http://127.0.0.1:${other.port}/-/reload`, { method: "POST" });
+    assertEquals(res.status, 404, "answered like any unknown route");
+    await res.body?.cancel();
+  } finally {
+    await forceStop(plain);
+    await Deno.remove(other.dir, { recursive: true });
+  }
+});
+
+Deno.test("reload - an invalid sources file changes nothing, names the line, and is counted", async () => {
+  const run = await setUp();
+  const exporter = startExporter(args(run));
+  try {
+    await pollUntil(
+      run.url,
+      (t) => (framesOf(t, "keep") ?? 0) >= 5 && (framesOf(t, "gone") ?? 0) >= 1,
+    );
+    await Deno.writeTextFile(run.file, `${KEEP}\n${NEW}\nbad cam=rtsp://x/y\n`);
+    exporter.child.kill("SIGHUP");
+    const text = await pollUntil(
+      run.url,
+      (t) => sampleValue(t, "pose_config_reload_failures_total") === 1,
+      10_000,
+    );
+    assertEquals(sampleValue(text, "pose_config_reload_success"), 0);
+    assert((framesOf(text, "gone") ?? 0) > 0, "the running set is kept");
+    assertEquals(framesOf(text, "new"), undefined, "nothing was added");
+    exporter.child.kill("SIGTERM");
+    const { stderr } = await exporter.done;
+    const failure = jsonLogs(stderr).filter((l) => l.msg === "reload failed: nothing changed");
+    assert(failure.length >= 1, stderr.slice(-1500));
+    assert(failure[0].error.includes(`${run.file}:3`), failure[0].error);
+    assert(failure[0].error.includes('stream id "bad cam"'), failure[0].error);
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(run.dir, { recursive: true });
+  }
+});
+
+Deno.test("sources file - an id defined on the command line and in the file names both places", async () => {
+  const run = await setUp();
+  try {
+    const { code, stderr } = await startExporter(args(run, ["--source", "keep=synthetic"])).done;
+    assertEquals(code, 2, stderr);
+    const error = jsonLogs(stderr).find((l) => l.level === "error");
+    assert(
+      error?.msg.includes(
+        `${run.file}:2: stream id "keep" is already defined by --source "keep=synthetic"`,
+      ),
+      stderr,
+    );
+  } finally {
+    await Deno.remove(run.dir, { recursive: true });
+  }
+});
