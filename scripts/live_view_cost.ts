@@ -1,7 +1,8 @@
 // deno run -A scripts/live_view_cost.ts: what the live view costs the exporter. Runs the exporter
 // with unthrottled synthetic sources and --live-view, and alternates phases in one run: nobody
-// watching, then a watcher polling every stream as the page does. Reports the exporter's own CPU
-// time per frame (/proc/<pid>/stat) in each, and the bytes per second per watched stream.
+// watching (a stand-in server here takes the same polls, see startPlacebo), then a watcher polling
+// every stream of the exporter as the page does. Reports the exporter's own CPU time per frame
+// (/proc/<pid>/stat) in each, and the bytes per second per watched stream.
 // Prints a table, and as its last stdout line one JSON object.
 
 import { parseArgs } from "node:util";
@@ -107,6 +108,48 @@ export function pictureWorkMicroseconds(): { downscale: number; packet: number }
   return { downscale, packet };
 }
 
+/**
+ * A stand-in for the live view in this process: answers the watcher's requests with packets of
+ * the same size, so that idle phases load the host as watch phases do, minus the exporter's part.
+ * (On a host with few cores, an exporter with idle cores around it spends more CPU per frame:
+ * its inference threads spin. Without this, watching looks cheaper than not watching.)
+ */
+function startPlacebo(streams: number): { base: string; shutdown(): Promise<void> } {
+  const rgb = new Uint8Array(320 * 180 * 3).fill(60);
+  let token = 0;
+  const state = JSON.stringify({
+    streams: Array.from({ length: streams }, (_, i) => ({
+      stream: i,
+      id: `s${i}`,
+      state: "up",
+      reason: null,
+      fps: 30.12,
+      p50Ms: 12.3,
+      p99Ms: 45.6,
+      persons: 2,
+      decoder: "synthetic",
+    })),
+    scoreThreshold: 0.25,
+    snapshotIntervalMs: 200,
+  });
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    if (new URL(req.url).pathname === LIVE_VIEW_PATHS.state) return new Response(state);
+    const body = encodeSnapshotPacket({
+      token: ++token,
+      stream: "s0",
+      seq: token,
+      width: 320,
+      height: 180,
+      sourceWidth: 1280,
+      sourceHeight: 720,
+      ageMs: 50,
+      persons: [],
+    }, rgb);
+    return new Response(body, { headers: { "content-type": "application/octet-stream" } });
+  });
+  return { base: `http://127.0.0.1:${server.addr.port}`, shutdown: () => server.shutdown() };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -171,13 +214,14 @@ async function main(): Promise<void> {
       "warmup-s": { type: "string", default: "10" },
       "batch-size": { type: "string", default: "8" },
       "inference-threads": { type: "string" },
+      "no-placebo": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(
       "usage: deno run -A scripts/live_view_cost.ts [--streams 4] [--phase-s 6] [--rounds 8] " +
-        "[--warmup-s 10] [--batch-size 8] [--inference-threads N]",
+        "[--warmup-s 10] [--batch-size 8] [--inference-threads N] [--no-placebo]",
     );
     return;
   }
@@ -220,6 +264,7 @@ async function main(): Promise<void> {
     };
   };
   const results: PhaseResult[] = [];
+  const placebo = values["no-placebo"] ? null : startPlacebo(streams);
   try {
     const deadline = Date.now() + 120_000;
     while (true) {
@@ -245,11 +290,14 @@ async function main(): Promise<void> {
     let previous: "idle" | "watch" | null = null;
     for (const phase of order) {
       let watcher: Watcher | null = null;
+      let placeboWatcher: Watcher | null = null;
       if (phase === "watch") {
         watcher = new Watcher(base, ids, 200);
         await sleep(1000); // the first pictures are being taken
-      } else if (previous === "watch") {
-        await sleep(4000); // a watch lasts 3 s after the last poll
+      } else {
+        if (placebo) placeboWatcher = new Watcher(placebo.base, ids, 200);
+        // A watch lasts 3 s after the last poll.
+        await sleep(previous === "watch" ? 4000 : 1000);
       }
       previous = phase;
       const bytes0 = watcher?.bytes ?? 0;
@@ -271,6 +319,7 @@ async function main(): Promise<void> {
           : 0,
       });
       await watcher?.stop();
+      await placeboWatcher?.stop();
       const r = results.at(-1)!;
       console.log(
         `${r.phase.padEnd(5)} ${r.seconds.toFixed(1)} s  ${
@@ -286,6 +335,7 @@ async function main(): Promise<void> {
   } finally {
     child.kill("SIGTERM");
     await child.status;
+    await placebo?.shutdown();
   }
   const mean = (phase: string, key: keyof PhaseResult) => {
     const of = results.filter((r) => r.phase === phase);

@@ -1,4 +1,4 @@
-// The fragmentation ratio of ARCHITECTURE.md: the share of the exporter's GPU memory its working batch shape does not need.
+// The fragmentation ratio (docs/fragmentation.md): the share of the exporter's GPU memory its working batch shape does not need.
 
 /**
  * `clamp(1 - needed / used, 0, 1)`: 0 when the exporter holds no more than a fresh session

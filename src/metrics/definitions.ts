@@ -11,7 +11,7 @@ export interface MetricDefinition {
   readonly labels: readonly string[];
 }
 
-// The four contract metrics (ARCHITECTURE.md): names, types and labels are fixed.
+// The four contract metrics: names, types and labels are fixed (README, "Metrics").
 
 /** Frames per second completed per stream over a short sliding window. */
 export const POSE_FPS = {

@@ -74,7 +74,8 @@ export class ResultsFileError extends Error {
   }
 }
 
-type Output = {
+/** Where a {@linkcode JsonlSink} writes: a file, stdout, or a test's stand-in. */
+export type JsonlOutput = {
   write(p: Uint8Array): Promise<number>;
   close?(): void;
   stat?(): Promise<{ size: number }>;
@@ -90,7 +91,7 @@ type Output = {
  */
 export class JsonlSink implements ResultSink {
   readonly path: string;
-  #out: Output;
+  #out: JsonlOutput;
   #lines: string[] = [];
   #bytes = 0;
   #flushBytes: number;
@@ -102,6 +103,7 @@ export class JsonlSink implements ResultSink {
   #lastErrorLog = -Infinity;
   #lostSinceLog = 0;
   #queuedLines = 0;
+  #reopenable = true;
   /** Lines written out in full so far. */
   written = 0;
   /** Lines that could not be written (write errors, or abandoned at a stop's deadline). */
@@ -109,7 +111,7 @@ export class JsonlSink implements ResultSink {
   /** Of those, the lines still unwritten when a stop's deadline came. */
   abandoned = 0;
 
-  private constructor(path: string, out: Output, options: JsonlSinkOptions) {
+  private constructor(path: string, out: JsonlOutput, options: JsonlSinkOptions) {
     this.path = path;
     this.#out = out;
     this.#options = options;
@@ -117,7 +119,7 @@ export class JsonlSink implements ResultSink {
     this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
   }
 
-  static async #openPath(path: string): Promise<Output> {
+  static async #openPath(path: string): Promise<JsonlOutput> {
     if (path === "-") return { write: (p) => Deno.stdout.write(p) };
     try {
       return await Deno.open(path, { append: true, create: true });
@@ -135,6 +137,13 @@ export class JsonlSink implements ResultSink {
     return new JsonlSink(path, await JsonlSink.#openPath(path), options);
   }
 
+  /** A sink over an output that is already open (tests, embedding); `reopen` keeps it. */
+  static over(label: string, out: JsonlOutput, options: JsonlSinkOptions = {}): JsonlSink {
+    const sink = new JsonlSink(label, out, options);
+    sink.#reopenable = false;
+    return sink;
+  }
+
   /**
    * Opens the path again and writes the next lines there (SIGHUP after log rotation); the
    * lines before go to the old file, which is then closed.
@@ -142,7 +151,7 @@ export class JsonlSink implements ResultSink {
    * @throws {ResultsFileError} naming the path when it cannot be opened; the old file stays
    */
   async reopen(): Promise<void> {
-    if (this.path === "-") return;
+    if (this.path === "-" || !this.#reopenable) return;
     const next = await JsonlSink.#openPath(this.path);
     const flushed = this.#flush();
     const old = this.#out;
@@ -234,7 +243,7 @@ export class JsonlSink implements ResultSink {
  * After a write that failed part-way through a line, cuts that torn line off the file, so the
  * file keeps whole lines only (best effort: a full disk still allows shrinking a file).
  */
-async function cutTornLine(out: Output, data: Uint8Array, offset: number): Promise<void> {
+async function cutTornLine(out: JsonlOutput, data: Uint8Array, offset: number): Promise<void> {
   if (offset === 0 || data[offset - 1] === 10 || !out.stat || !out.truncate) return;
   const torn = offset - (data.subarray(0, offset).lastIndexOf(10) + 1);
   try {

@@ -54,6 +54,8 @@ export class PoseProcessor {
   #now: () => number;
   #lastErrorLog = -Infinity;
   #suppressedErrors = 0;
+  /** Resolves when the batch taken last has written its results: batches write in order. */
+  #lastWritten: Promise<void> = Promise.resolve();
   /** Frames whose poses were decoded. */
   processed = 0;
   /** `performance.now()` of the last decoded frame, or NaN before the first. */
@@ -76,6 +78,11 @@ export class PoseProcessor {
       const batch = await batcher.nextBatch();
       if (!batch) return;
       const sentAt = this.#now();
+      // Results leave in the order batches were taken, even when a later batch comes back
+      // first (two lanes, or a session swap with the old session still finishing a batch).
+      const previous = this.#lastWritten;
+      let written = () => {};
+      this.#lastWritten = new Promise((resolve) => (written = resolve));
       let output;
       try {
         const pending = runner.run(batch);
@@ -88,9 +95,12 @@ export class PoseProcessor {
       } catch (err) {
         for (const frame of batch) metrics.recordDrop(frame.stream, "inference_error");
         this.#logError(err, batch.length);
+        await previous;
+        written();
         continue;
       }
       const decodedAt = this.#now();
+      await previous;
       metrics.recordBatch(batch.length, output.seconds);
       this.#parts.onBatchShape?.(output.shape);
       const handoff = Math.max(
@@ -117,6 +127,7 @@ export class PoseProcessor {
         this.processed++;
         this.lastDecodedAt = decodedAt;
       }
+      written();
     }
   }
 

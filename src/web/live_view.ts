@@ -110,6 +110,9 @@ interface Latest {
   persons: readonly Person[];
 }
 
+/** Least time between two refreshes of the id index caused by an unknown id. */
+const INDEX_REFRESH_MS = 500;
+
 /** A picture whose poses have not come within this long is given up (its frame was lost). */
 const PENDING_TIMEOUT_MS = 5000;
 
@@ -148,6 +151,9 @@ export class LiveView implements ResultSink, FrameTap {
   #latest: (Latest | undefined)[] = [];
   #token = 0;
   #closed = false;
+  /** Stream index by id, as of the last `streams()` call (snapshot requests skip the call). */
+  #indexById = new Map<string, number>();
+  #indexedAt = -Infinity;
 
   constructor(options: LiveViewOptions) {
     this.#streams = options.streams;
@@ -268,7 +274,7 @@ export class LiveView implements ResultSink, FrameTap {
     switch (path) {
       case LIVE_VIEW_PATHS.page:
         return new Response(
-          renderLivePage(this.#streams(), {
+          renderLivePage(this.#currentStreams(), {
             scoreThreshold: this.#scoreThreshold,
             snapshotIntervalMs: this.#interval,
           }),
@@ -289,8 +295,28 @@ export class LiveView implements ResultSink, FrameTap {
     }
   }
 
-  #state(): { streams: LiveStreamInfo[]; scoreThreshold: number; snapshotIntervalMs: number } {
+  /** Calls `streams()` and refreshes the index of ids. */
+  #currentStreams(): LiveStreamInfo[] {
     const streams = this.#streams();
+    this.#indexById = new Map(streams.map((s) => [s.id, s.stream]));
+    this.#indexedAt = this.#now();
+    return streams;
+  }
+
+  /**
+   * The index of stream `id`, from the index the page and state requests keep fresh (a snapshot
+   * request, many per second, need not compute every stream's quantiles); an id not found
+   * refreshes it at most twice a second.
+   */
+  #indexOf(id: string): number | undefined {
+    const known = this.#indexById.get(id);
+    if (known !== undefined || this.#now() - this.#indexedAt < INDEX_REFRESH_MS) return known;
+    this.#currentStreams();
+    return this.#indexById.get(id);
+  }
+
+  #state(): { streams: LiveStreamInfo[]; scoreThreshold: number; snapshotIntervalMs: number } {
+    const streams = this.#currentStreams();
     // Forget pictures of streams that are gone.
     const live = new Map(streams.map((s) => [s.stream, s.id]));
     this.#slots.forEach((slot, i) => {
@@ -310,15 +336,15 @@ export class LiveView implements ResultSink, FrameTap {
   }
 
   #snapshot(id: string | null, after: number): Response {
-    const info = id === null ? undefined : this.#streams().find((s) => s.id === id);
-    if (info === undefined || this.#closed) {
+    const index = id === null ? undefined : this.#indexOf(id);
+    if (id === null || index === undefined || this.#closed) {
       return new Response("no such stream\n", { status: 404, headers: NO_STORE });
     }
     const now = this.#now();
-    let slot = this.#slots[info.stream];
-    if (slot === undefined || slot.id !== info.id) {
+    let slot = this.#slots[index];
+    if (slot === undefined || slot.id !== id) {
       slot = {
-        id: info.id,
+        id,
         watchedUntil: 0,
         nextDue: -Infinity,
         plan: null,
@@ -328,7 +354,7 @@ export class LiveView implements ResultSink, FrameTap {
         ready: null,
         spare: emptySnapshot(),
       };
-      this.#slots[info.stream] = slot;
+      this.#slots[index] = slot;
     }
     slot.watchedUntil = now + this.#watchTimeoutMs;
     const ready = slot.ready;
@@ -337,8 +363,8 @@ export class LiveView implements ResultSink, FrameTap {
       return this.#packet(ready, ready.rgb.subarray(0, ready.width * ready.height * 3), now);
     }
     // No picture yet (or no frame tap wired): the latest poses alone, on no picture.
-    const latest = this.#latest[info.stream];
-    if (latest === undefined || latest.streamId !== info.id) {
+    const latest = this.#latest[index];
+    if (latest === undefined || latest.streamId !== id) {
       return new Response(null, { status: 204, headers: NO_STORE });
     }
     return this.#packet(

@@ -2,7 +2,7 @@ import { assertEquals } from "../_assert.ts";
 import { CalibrationTable, fragmentationRatio, WorkingShape } from "../../src/gpu/fragmentation.ts";
 
 Deno.test("fragmentationRatio() is 1 - needed/used, clamped to 0..1", () => {
-  // The H200 figures of ARCHITECTURE.md: 5822 MiB held after batch 32, 1726 MiB needed at batch 8.
+  // The H200 figures of docs/fragmentation.md: 5822 MiB held after batch 32, 1726 MiB needed at batch 8.
   assertEquals(fragmentationRatio(5822, 1726), 1 - 1726 / 5822);
   assertEquals(fragmentationRatio(1726, 1726), 0);
   assertEquals(fragmentationRatio(1000, 1500), 0, "needing more than held is no waste");

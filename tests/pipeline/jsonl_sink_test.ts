@@ -42,7 +42,11 @@ Deno.test("JsonlSink - write errors are counted, logged once per interval, never
   const lines: string[] = [];
   const log = new Logger({ format: "json", writer: { writeLine: (l) => lines.push(l) } });
   let lostReported = 0;
-  const sink = await JsonlSink.open("/dev/full", {
+  // A disk that is full: every write fails as the kernel says it.
+  const full = {
+    write: () => Promise.reject(new Error("No space left on device (os error 28)")),
+  };
+  const sink = JsonlSink.over("/data/out.jsonl", full, {
     flushBytes: 1,
     log,
     onLost: (n) => (lostReported += n),
@@ -54,7 +58,7 @@ Deno.test("JsonlSink - write errors are counted, logged once per interval, never
   assertEquals(sink.written, 0);
   const errors = lines.map((l) => JSON.parse(l));
   assertEquals(errors.length, 1, "one log line, not one per write");
-  assertEquals(errors[0].file, "/dev/full");
+  assertEquals(errors[0].file, "/data/out.jsonl");
   assert(/No space left/.test(errors[0].error), errors[0].error);
 });
 

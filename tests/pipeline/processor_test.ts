@@ -97,3 +97,45 @@ Deno.test("PoseProcessor - a tap sees each frame it wants before the pixels are 
   await processor.run();
   assertEquals(events, ["capture 0", "release 0", "capture 1", "release 1"]);
 });
+
+/** A runner whose first batch takes longer than the second, as with a session swap. */
+class SlowFirstRunner implements InferenceRunner {
+  readonly provider = "cpu" as const;
+  readonly shapes = [1];
+  #calls = 0;
+  async run(frames: readonly Frame[]): Promise<InferenceOutput> {
+    const delay = this.#calls++ === 0 ? 40 : 1;
+    await new Promise((r) => setTimeout(r, delay));
+    return { persons: frames.map(() => []), shape: 1, seconds: 0, decodeSeconds: 0 };
+  }
+  release(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test("PoseProcessor - results leave in batch order even when a later batch returns first", async () => {
+  const metrics = new PoseMetrics(["a"]);
+  const batcher = new Batcher(1, { maxBatch: 1, timeoutMs: 0, queueFrames: 4 });
+  const seqs: number[] = [];
+  const processor = new PoseProcessor({
+    batcher,
+    runner: new SlowFirstRunner(),
+    streamId: () => "a",
+    sinks: [{ write: (r) => seqs.push(r.frame.seq), close: () => Promise.resolve() }],
+    metrics,
+    log: QUIET,
+    depth: 2,
+  });
+  for (const seq of [0, 1, 2]) {
+    batcher.push({
+      stream: 0,
+      seq,
+      capturedAt: 0,
+      pixels: new Uint8Array(3),
+      letterbox: LETTERBOX,
+    });
+  }
+  batcher.close();
+  await processor.run();
+  assertEquals(seqs, [0, 1, 2]);
+});

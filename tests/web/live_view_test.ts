@@ -209,3 +209,21 @@ Deno.test("LiveView.close() stops taking pictures", async () => {
   await view.close();
   assertEquals(view.wants(0), false);
 });
+
+Deno.test("LiveView.handle() answers snapshot requests without computing every stream's state", async () => {
+  let calls = 0;
+  const view = new LiveView({
+    streams: () => {
+      calls++;
+      return [info(0, "a")];
+    },
+    modelWidth: MODEL,
+    modelHeight: MODEL,
+    scoreThreshold: 0.3,
+    now: () => 0,
+  });
+  await (await get(view, "/live/state")).body?.cancel();
+  for (let i = 0; i < 10; i++) await (await get(view, "/live/snapshot?stream=a")).body?.cancel();
+  for (let i = 0; i < 10; i++) await (await get(view, "/live/snapshot?stream=zz")).body?.cancel();
+  assertEquals(calls, 1);
+});
