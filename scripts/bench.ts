@@ -8,6 +8,7 @@ import client from "prom-client";
 import { buildDemoModel } from "../src/pose/demo_model.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "../src/pose/model_prep.ts";
 import { type InferenceRunner, sessionOptions } from "../src/pose/inference.ts";
+import { batchShapes } from "../src/pose/batch_shapes.ts";
 import { createWorkerRunner } from "../src/pose/worker_runner.ts";
 import { Pipeline } from "../src/pipeline/pipeline.ts";
 import type { PoseProcessor } from "../src/pipeline/processor.ts";
@@ -135,11 +136,7 @@ async function measureRaw(
 ): Promise<number> {
   const session = await ort.InferenceSession.create(
     model.bytes,
-    sessionOptions(provider, {
-      provider,
-      maxBatch: o.batchSize,
-      intraOpThreads: o.inferenceThreads,
-    }),
+    sessionOptions(provider, { intraOpThreads: o.inferenceThreads }),
   );
   try {
     const frameBytes = model.width * model.height * 3;
@@ -176,11 +173,7 @@ async function measureJsConversion(
   try {
     session = await ort.InferenceSession.create(
       original,
-      sessionOptions(provider, {
-        provider,
-        maxBatch: o.batchSize,
-        intraOpThreads: o.inferenceThreads,
-      }),
+      sessionOptions(provider, { intraOpThreads: o.inferenceThreads }),
     );
   } catch {
     return null;
@@ -557,7 +550,7 @@ async function main(): Promise<void> {
     decoder: {},
     intraOpThreads: o.inferenceThreads,
     provider: o.provider,
-    maxBatch: o.batchSize,
+    shapes: batchShapes(o.batchSize, model.fixedBatch),
     log: QUIET,
   });
   const provider = runner.provider;

@@ -212,8 +212,11 @@ async function main(): Promise<void> {
       "phase-s": { type: "string", default: "6" },
       rounds: { type: "string", default: "8" },
       "warmup-s": { type: "string", default: "10" },
-      "batch-size": { type: "string", default: "8" },
-      "inference-threads": { type: "string" },
+      // Batch 1 and one inference thread by default: larger batches form differently when the
+      // main thread is busier, and idle inference threads spin, and either moves the CPU per
+      // frame by more than the live view costs.
+      "batch-size": { type: "string", default: "1" },
+      "inference-threads": { type: "string", default: "1" },
       "no-placebo": { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -221,7 +224,7 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "usage: deno run -A scripts/live_view_cost.ts [--streams 4] [--phase-s 6] [--rounds 8] " +
-        "[--warmup-s 10] [--batch-size 8] [--inference-threads N] [--no-placebo]",
+        "[--warmup-s 10] [--batch-size 1] [--inference-threads 1] [--no-placebo]",
     );
     return;
   }
@@ -244,7 +247,8 @@ async function main(): Promise<void> {
       `127.0.0.1:${port}`,
       "--batch-size",
       values["batch-size"],
-      ...(values["inference-threads"] ? ["--inference-threads", values["inference-threads"]] : []),
+      "--inference-threads",
+      values["inference-threads"],
       "--status",
       "off",
       "--log-level",

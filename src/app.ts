@@ -8,6 +8,7 @@ import { PoseMetrics } from "./metrics/pose_metrics.ts";
 import { createMetricsHandler, type Readiness } from "./metrics/server.ts";
 import { buildDemoModel } from "./pose/demo_model.ts";
 import { createWorkerRunner } from "./pose/worker_runner.ts";
+import { batchShapes } from "./pose/batch_shapes.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "./pose/model_prep.ts";
 import { SwappableRunner } from "./pose/swappable_runner.ts";
 import { JsonlSink } from "./pipeline/jsonl_sink.ts";
@@ -234,7 +235,7 @@ class Exporter {
     const runnerOptions = {
       provider: config.provider,
       deviceId: config.deviceId,
-      maxBatch: config.batchSize,
+      shapes: batchShapes(config.batchSize, model.fixedBatch),
       intraOpThreads: config.inferenceThreads,
       log: this.#log,
       decoder: {

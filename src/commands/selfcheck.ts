@@ -8,6 +8,7 @@ import { Logger } from "../log.ts";
 import { buildDemoModel } from "../pose/demo_model.ts";
 import { prepareModel } from "../pose/model_prep.ts";
 import { ortNativeDir } from "../pose/ort_libraries.ts";
+import { batchShapes } from "../pose/batch_shapes.ts";
 import { renderSyntheticCycle } from "../sources/synthetic_source.ts";
 import type { Frame } from "../sources/frame.ts";
 
@@ -134,7 +135,7 @@ export async function runSelfcheck(options: SelfcheckOptions = {}): Promise<void
     runner = await createWorkerRunner(model, {
       provider,
       deviceId,
-      maxBatch: BATCH,
+      shapes: batchShapes(BATCH, model.fixedBatch),
       warmShapes: [],
       log,
       decoder: {},

@@ -3,6 +3,7 @@
 import * as ort from "onnxruntime-node";
 import type { Frame } from "../sources/frame.ts";
 import type { Person } from "./decoder.ts";
+import { batchShapeFor } from "./batch_shapes.ts";
 import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
 import type { Logger } from "../log.ts";
@@ -55,12 +56,6 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
-/** The smallest of `shapes` (ascending) that holds `frames` frames. */
-export function batchShapeFor(shapes: readonly number[], frames: number): number {
-  for (const shape of shapes) if (shape >= frames) return shape;
-  throw new RangeError(`Cannot run ${frames} frames: the largest batch shape is ${shapes.at(-1)}`);
-}
-
 /** Copies each frame's pixels into `buffer` one after the other; checks their size. */
 export function copyFrames(frames: readonly Frame[], buffer: Uint8Array, frameBytes: number): void {
   for (let i = 0; i < frames.length; i++) {
@@ -74,22 +69,13 @@ export function copyFrames(frames: readonly Frame[], buffer: Uint8Array, frameBy
   }
 }
 
-/** The batch shapes used for a largest batch: powers of two below it, and it. */
-export function batchShapes(maxBatch: number, fixedBatch: number | null): number[] {
-  if (fixedBatch !== null) return [fixedBatch];
-  const shapes: number[] = [];
-  for (let b = 1; b < maxBatch; b *= 2) shapes.push(b);
-  shapes.push(maxBatch);
-  return shapes;
-}
-
 /** Options of {@linkcode createOrtRunner}. */
 export interface OrtRunnerOptions {
   provider: ProviderChoice;
   /** CUDA device ordinal. @default {0} */
   deviceId?: number;
-  /** Largest batch. */
-  maxBatch: number;
+  /** The batch shapes, ascending, from {@linkcode batchShapes}. */
+  shapes: readonly number[];
   /** Logs the provider choice and fallbacks. */
   log?: Logger;
   /** Threads for the CPU provider's operators; 0 lets ONNX Runtime choose. @default {0} */
@@ -183,7 +169,7 @@ export class OrtRunner {
 /** The session options every runner uses, for a provider (also used by the benchmark's raw loop). */
 export function sessionOptions(
   provider: "cuda" | "cpu",
-  options: OrtRunnerOptions,
+  options: Pick<OrtRunnerOptions, "deviceId" | "intraOpThreads">,
 ): ort.InferenceSession.SessionOptions {
   const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] = provider === "cuda"
     ? [{ name: "cuda", deviceId: options.deviceId ?? 0 }]
@@ -210,10 +196,7 @@ export async function createOrtRunner(
   model: PreparedModel,
   options: OrtRunnerOptions,
 ): Promise<OrtRunner> {
-  const shapes = batchShapes(
-    model.fixedBatch === null ? options.maxBatch : Math.min(options.maxBatch, model.fixedBatch),
-    model.fixedBatch,
-  );
+  const shapes = [...options.shapes];
   let tryProviders: ("cuda" | "cpu")[] = options.provider === "auto"
     ? ["cuda", "cpu"]
     : [options.provider];

@@ -49,12 +49,12 @@ async function init(
   runner = await createOrtRunner(model, {
     provider: options.provider,
     deviceId: options.deviceId,
-    maxBatch: options.maxBatch,
+    shapes: options.shapes,
     intraOpThreads: options.intraOpThreads,
     log,
     warmShapes: [],
   });
-  reply({ type: "ready", id, provider: runner.provider, shapes: [...runner.shapes] });
+  reply({ type: "ready", id, provider: runner.provider });
 }
 
 self.onmessage = async (event: MessageEvent<WorkerRequest>) => {

@@ -10,7 +10,8 @@ import type { Letterbox } from "../sources/frame.ts";
 export interface WorkerInitOptions {
   provider: ProviderChoice;
   deviceId: number;
-  maxBatch: number;
+  /** The batch shapes, computed on the main thread. */
+  shapes: number[];
   intraOpThreads: number;
   logFormat: LogFormat;
   /** The worker decodes the poses: only they cross threads, not the raw output. */
@@ -31,7 +32,7 @@ export type WorkerRequest =
 
 /** What the inference worker answers. */
 export type WorkerReply =
-  | { type: "ready"; id: number; provider: "cuda" | "cpu"; shapes: number[] }
+  | { type: "ready"; id: number; provider: "cuda" | "cpu" }
   | { type: "warmed"; id: number }
   | {
     type: "result";

@@ -1,7 +1,7 @@
 // An InferenceRunner whose session lives in a worker thread: the main event loop stays free during model runs.
 
+import { batchShapeFor } from "./batch_shapes.ts";
 import {
-  batchShapeFor,
   copyFrames,
   type InferenceOutput,
   type InferenceRunner,
@@ -54,12 +54,13 @@ export class WorkerRunner implements InferenceRunner {
 
   private constructor(
     worker: Worker,
-    ready: { provider: "cuda" | "cpu"; shapes: number[] },
+    provider: "cuda" | "cpu",
+    shapes: readonly number[],
     frameBytes: number,
   ) {
     this.#worker = worker;
-    this.provider = ready.provider;
-    this.shapes = ready.shapes;
+    this.provider = provider;
+    this.shapes = shapes;
     this.#frameBytes = frameBytes;
   }
 
@@ -104,7 +105,7 @@ export class WorkerRunner implements InferenceRunner {
         options: {
           provider: options.provider,
           deviceId: options.deviceId ?? 0,
-          maxBatch: options.maxBatch,
+          shapes: [...options.shapes],
           intraOpThreads: options.intraOpThreads ?? 0,
           logFormat: options.log?.format ?? "text",
           decoder: options.decoder ?? {},
@@ -114,11 +115,16 @@ export class WorkerRunner implements InferenceRunner {
         throw new Error(`Inference worker answered ${ready.type} to init`);
       }
       let id = 1;
-      for (const shape of options.warmShapes ?? ready.shapes) {
+      for (const shape of options.warmShapes ?? options.shapes) {
         await ask({ type: "warm", id: id++, shape });
         await options.onWarm?.(shape);
       }
-      instance = new WorkerRunner(worker, ready, model.width * model.height * 3);
+      instance = new WorkerRunner(
+        worker,
+        ready.provider,
+        options.shapes,
+        model.width * model.height * 3,
+      );
       instance.#nextId = id;
       return instance;
     } catch (err) {

@@ -20,11 +20,8 @@ import type { StreamLifecycle } from "./stream_lifecycle.ts";
 import type { StreamDownReason } from "../metrics/definitions.ts";
 import type { FfmpegSourceSpec } from "./source_uri.ts";
 
-/** Options of {@linkcode FfmpegSource}. */
-export interface FfmpegSourceOptions {
-  spec: FfmpegSourceSpec;
-  /** Index of the stream in the configuration. */
-  stream: number;
+/** The ffmpeg settings every ffmpeg source shares (the source factory's options extend them). */
+export interface FfmpegSettings {
   /** Model input size. */
   width: number;
   height: number;
@@ -36,10 +33,17 @@ export interface FfmpegSourceOptions {
   realtime: boolean;
   /** No frame for this long restarts the source. */
   stallTimeoutMs: number;
-  /** First wait before a restart; doubles per failure in a row. @default {1000} */
-  retryInitialMs?: number;
   /** Longest wait before a restart. */
   retryMaxMs: number;
+}
+
+/** Options of {@linkcode FfmpegSource}. */
+export interface FfmpegSourceOptions extends FfmpegSettings {
+  spec: FfmpegSourceSpec;
+  /** Index of the stream in the configuration. */
+  stream: number;
+  /** First wait before a restart; doubles per failure in a row. @default {1000} */
+  retryInitialMs?: number;
   /** Longest time ffprobe may take. @default {15000} */
   probeTimeoutMs?: number;
   /** Where the video is decoded and scaled. @default {"cpu"} */
@@ -371,12 +375,15 @@ export class FfmpegSource implements FrameSource {
     let buffer = pool.acquire();
     let filled = 0;
     let delivered = 0;
+    /** When this frame's first bytes arrived: its `readMs` runs from there to its last byte. */
+    let frameStartedAt = 0;
     try {
       while (true) {
         const { value, done } = await reader.read();
         if (done || this.#stopped) break;
         let offset = 0;
         while (offset < value.length) {
+          if (filled === 0) frameStartedAt = performance.now();
           const n = Math.min(value.length - offset, frameBytes - filled);
           buffer.set(value.subarray(offset, offset + n), filled);
           filled += n;
@@ -385,10 +392,12 @@ export class FfmpegSource implements FrameSource {
           if (pull) await sink.waitForRoom(o.stream);
           if (this.#stopped) break;
           const pixels = buffer;
+          const capturedAt = performance.now();
           const frame: Frame = {
             stream: o.stream,
             seq: this.#seq++,
-            capturedAt: performance.now(),
+            capturedAt,
+            readMs: capturedAt - frameStartedAt,
             pixels,
             letterbox,
             release: () => pool.release(pixels),

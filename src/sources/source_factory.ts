@@ -1,7 +1,7 @@
 // Builds one stream's frame source, ffmpeg (CPU or NVDEC decoding) or synthetic, from its spec.
 
 import type { FrameSource } from "./frame.ts";
-import { FfmpegSource } from "./ffmpeg_source.ts";
+import { type FfmpegSettings, FfmpegSource } from "./ffmpeg_source.ts";
 import type { DecoderChoice } from "./nvdec_probe.ts";
 import { SyntheticSource } from "./synthetic_source.ts";
 import type { SourceSpec } from "./source_uri.ts";
@@ -30,20 +30,7 @@ export class MissingToolError extends Error {
 }
 
 /** What every source of the exporter shares: the model input size and the ffmpeg settings. */
-export interface SourceFactoryOptions {
-  /** Model input size. */
-  width: number;
-  height: number;
-  ffmpegPath: string;
-  ffprobePath: string;
-  /** Restart file sources at their end. */
-  loop: boolean;
-  /** Read files at their own rate. */
-  realtime: boolean;
-  /** No frame for this long restarts a source. */
-  stallTimeoutMs: number;
-  /** Longest wait before a restart. */
-  retryMaxMs: number;
+export interface SourceFactoryOptions extends FfmpegSettings {
   /** Where video is decoded: NVDEC, the CPU, or NVDEC where it works. */
   decode: "auto" | "cpu" | "nvdec";
   /** The GPU that NVDEC decodes on (as nvidia-smi numbers it). */

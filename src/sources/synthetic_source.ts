@@ -148,13 +148,18 @@ export class SyntheticSource implements FrameSource {
   }
 
   #emit(sink: FrameSink): void {
+    const started = performance.now();
     const frames = this.#cycle.frames;
     const phase = this.#options.stream * 7;
+    const pixels = frames[(this.#seq + phase) % frames.length]!;
+    const capturedAt = performance.now();
     const frame: Frame = {
       stream: this.#options.stream,
       seq: this.#seq,
-      capturedAt: performance.now(),
-      pixels: frames[(this.#seq + phase) % frames.length]!,
+      capturedAt,
+      // Its pictures are rendered once at start: making a frame is taking the next one.
+      readMs: capturedAt - started,
+      pixels,
       letterbox: this.#cycle.letterbox,
     };
     this.#seq++;

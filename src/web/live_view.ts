@@ -12,17 +12,10 @@ import {
   type Snapshot,
 } from "./snapshot.ts";
 import { encodeSnapshotPacket, toPacketPersons } from "./snapshot_packet.ts";
+import type { FrameTap } from "../pipeline/processor.ts";
 import { renderLivePage } from "./page.ts";
 import { LIVE_VIEW_CSS } from "./page_style.ts";
 import { LIVE_VIEW_SCRIPT } from "./page_script.ts";
-
-/** Looks at frames before their pixels go back to the pool; the processor calls it per frame. */
-export interface FrameTap {
-  /** Whether `capture` wants this stream's current frame; O(1), called for every frame. */
-  wants(stream: number): boolean;
-  /** Copies what it needs from `frame` (called before `frame.release()`, only after `wants`). */
-  capture(frame: Frame): void;
-}
 
 /** What a tile shows about a stream besides its picture. */
 export interface LiveStreamInfo {

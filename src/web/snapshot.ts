@@ -68,17 +68,17 @@ export interface DownscalePlan {
   key: string;
   width: number;
   height: number;
-  /** Per output column, two byte offsets (within a model row) of the input columns averaged. */
+  /** Per output column, the byte offset (within a model row) of the input pixel it takes. */
   columns: Int32Array;
-  /** Per output row, two byte offsets (of model rows) of the input rows averaged. */
+  /** Per output row, the byte offset of the model row it takes. */
   rows: Int32Array;
 }
 
 /**
  * Plans a downscale of the content of a `model`-sized letterboxed frame to at most `maxSide`:
- * each output pixel averages a 2 x 2 grid of input pixels spread over its footprint (at a
- * quarter and three quarters of it), which removes most aliasing for a quarter of the work of
- * a full box filter.
+ * each output pixel takes the input pixel at the centre of its footprint. One read per channel
+ * keeps a picture under half a millisecond, so watching costs the pipeline little; at the 2:1
+ * or so of a 640-pixel model input to a 320-pixel picture the aliasing is slight.
  *
  * @param letterbox the frame's letterbox
  * @param model the model input size
@@ -92,19 +92,15 @@ export function planDownscale(
 ): DownscalePlan {
   const content = contentRect(letterbox, model);
   const size = pictureSize(content, maxSide);
-  const columns = new Int32Array(size.width * 2);
-  const rows = new Int32Array(size.height * 2);
+  const columns = new Int32Array(size.width);
+  const rows = new Int32Array(size.height);
   const stepX = content.width / size.width;
   const stepY = content.height / size.height;
-  const at = (start: number, step: number, i: number, f: number, limit: number) =>
-    start + Math.min(limit - 1, Math.floor((i + f) * step));
-  for (let i = 0; i < size.width; i++) {
-    columns[2 * i] = 3 * at(content.x, stepX, i, 0.25, content.width);
-    columns[2 * i + 1] = 3 * at(content.x, stepX, i, 0.75, content.width);
-  }
+  const at = (start: number, step: number, i: number, limit: number) =>
+    start + Math.min(limit - 1, Math.floor((i + 0.5) * step));
+  for (let i = 0; i < size.width; i++) columns[i] = 3 * at(content.x, stepX, i, content.width);
   for (let j = 0; j < size.height; j++) {
-    rows[2 * j] = 3 * model.width * at(content.y, stepY, j, 0.25, content.height);
-    rows[2 * j + 1] = 3 * model.width * at(content.y, stepY, j, 0.75, content.height);
+    rows[j] = 3 * model.width * at(content.y, stepY, j, content.height);
   }
   return { key: planKey(letterbox, model, maxSide), ...size, columns, rows };
 }
@@ -130,18 +126,15 @@ export function downscaleInto(pixels: Uint8Array, plan: DownscalePlan, out: Snap
   out.height = plan.height;
   const rgb = out.rgb;
   const { columns, rows } = plan;
+  const width = plan.width;
   let o = 0;
   for (let j = 0; j < plan.height; j++) {
-    const r0 = rows[2 * j]!;
-    const r1 = rows[2 * j + 1]!;
-    for (let i = 0; i < plan.width; i++) {
-      const c0 = columns[2 * i]!;
-      const c1 = columns[2 * i + 1]!;
-      const a = r0 + c0, b = r0 + c1, c = r1 + c0, d = r1 + c1;
-      rgb[o] = (pixels[a]! + pixels[b]! + pixels[c]! + pixels[d]! + 2) >> 2;
-      rgb[o + 1] = (pixels[a + 1]! + pixels[b + 1]! + pixels[c + 1]! + pixels[d + 1]! + 2) >> 2;
-      rgb[o + 2] = (pixels[a + 2]! + pixels[b + 2]! + pixels[c + 2]! + pixels[d + 2]! + 2) >> 2;
-      o += 3;
+    const row = rows[j]!;
+    for (let i = 0; i < width; i++) {
+      const p = row + columns[i]!;
+      rgb[o++] = pixels[p]!;
+      rgb[o++] = pixels[p + 1]!;
+      rgb[o++] = pixels[p + 2]!;
     }
   }
 }

@@ -3,6 +3,7 @@ import { fixturePath } from "../_helpers.ts";
 import { PoseDecoder } from "../../src/pose/decoder.ts";
 import { computeLetterbox, type Frame } from "../../src/sources/frame.ts";
 import { createOrtRunner } from "../../src/pose/inference.ts";
+import { batchShapes } from "../../src/pose/batch_shapes.ts";
 import { loadModelFile } from "../../src/pose/model_prep.ts";
 
 // Source 1280x720 into 640x640: scale 0.5, no side padding, 140 rows above and below.
@@ -26,7 +27,10 @@ function expectedKeypoints(cx: number, cy: number): number[] {
 
 Deno.test("PoseDecoder.decode() gives the known model's persons exactly, in source pixels", async () => {
   const model = await loadModelFile(fixturePath("known_pose.onnx"));
-  const runner = await createOrtRunner(model, { provider: "cpu", maxBatch: 4 });
+  const runner = await createOrtRunner(model, {
+    provider: "cpu",
+    shapes: batchShapes(4, model.fixedBatch),
+  });
   try {
     const frames: Frame[] = [0, 1, 2].map((seq) => ({
       stream: seq,
@@ -64,7 +68,10 @@ Deno.test("PoseDecoder.decode() gives the known model's persons exactly, in sour
 
 Deno.test("PoseDecoder.decode() applies its score threshold and NMS IoU options", async () => {
   const model = await loadModelFile(fixturePath("known_pose.onnx"));
-  const runner = await createOrtRunner(model, { provider: "cpu", maxBatch: 1 });
+  const runner = await createOrtRunner(model, {
+    provider: "cpu",
+    shapes: batchShapes(1, model.fixedBatch),
+  });
   try {
     const frame: Frame = {
       stream: 0,

@@ -4,6 +4,7 @@ import { fixtureModels } from "../../scripts/gen_test_models.ts";
 import { buildDemoModel } from "../../src/pose/demo_model.ts";
 import { PoseDecoder } from "../../src/pose/decoder.ts";
 import { createOrtRunner } from "../../src/pose/inference.ts";
+import { batchShapes } from "../../src/pose/batch_shapes.ts";
 import {
   loadModelFile,
   ModelLoadError,
@@ -68,7 +69,10 @@ Deno.test("prepareModel() prepends the uint8 NHWC input stage and reads the layo
 Deno.test("a model with a fixed batch of 1 runs at batch 1", async () => {
   const model = await loadModelFile(fixturePath("known_pose_batch1.onnx"));
   assertEquals(model.fixedBatch, 1);
-  const runner = await createOrtRunner(model, { provider: "cpu", maxBatch: 8 });
+  const runner = await createOrtRunner(model, {
+    provider: "cpu",
+    shapes: batchShapes(8, model.fixedBatch),
+  });
   try {
     assertEquals(runner.shapes, [1]);
   } finally {
@@ -78,7 +82,10 @@ Deno.test("a model with a fixed batch of 1 runs at batch 1", async () => {
 
 Deno.test("createOrtRunner() uses power-of-two batch shapes up to the largest batch", async () => {
   const model = await loadModelFile(fixturePath("known_pose.onnx"));
-  const runner = await createOrtRunner(model, { provider: "cpu", maxBatch: 6 });
+  const runner = await createOrtRunner(model, {
+    provider: "cpu",
+    shapes: batchShapes(6, model.fixedBatch),
+  });
   try {
     assertEquals(runner.shapes, [1, 2, 4, 6]);
     assertEquals(runner.provider, "cpu");
@@ -97,7 +104,10 @@ Deno.test("buildDemoModel() is deterministic and finds the synthetic figures", a
     8400,
     null,
   ]);
-  const runner = await createOrtRunner(model, { provider: "cpu", maxBatch: 1 });
+  const runner = await createOrtRunner(model, {
+    provider: "cpu",
+    shapes: batchShapes(1, model.fixedBatch),
+  });
   try {
     const cycle = renderSyntheticCycle({ width: 1280, height: 720 }, { width: 640, height: 640 });
     const frame = {

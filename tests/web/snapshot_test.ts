@@ -65,12 +65,14 @@ Deno.test("downscaleInto() keeps no letterbox padding and stays within maxSide",
   }
 });
 
-Deno.test("downscaleInto() reuses its buffer and averages 2 x 2 samples", () => {
+Deno.test("downscaleInto() reuses its buffer and takes the pixel at each footprint's centre", () => {
   const letterbox = computeLetterbox({ width: 4, height: 2 }, { width: 4, height: 4 });
-  // Content rows 1 and 2 of a 4 x 4 model image; columns alternate 0 and 200.
+  // Content rows 1 and 2 of a 4 x 4 model image; each pixel's value is 10 * (x + 1) + 100 * y.
   const pixels = new Uint8Array(4 * 4 * 3);
   for (let y = 1; y <= 2; y++) {
-    for (let x = 0; x < 4; x++) pixels.fill(x % 2 ? 200 : 0, (y * 4 + x) * 3, (y * 4 + x + 1) * 3);
+    for (let x = 0; x < 4; x++) {
+      pixels.fill(10 * (x + 1) + 100 * y, (y * 4 + x) * 3, (y * 4 + x + 1) * 3);
+    }
   }
   const plan = planDownscale(letterbox, { width: 4, height: 4 }, 2);
   const rgb = new Uint8Array(64);
@@ -78,7 +80,9 @@ Deno.test("downscaleInto() reuses its buffer and averages 2 x 2 samples", () => 
   downscaleInto(pixels, plan, shot);
   assertEquals([shot.width, shot.height], [2, 1]);
   assert(shot.rgb === rgb, "a large enough buffer is reused");
-  assertEquals(Array.from(rgb.subarray(0, 6)), [100, 100, 100, 100, 100, 100]);
+  // Output pixel 0 covers content x 0..1 (centre x = 1), pixel 1 covers x 2..3 (centre x = 3);
+  // the one output row covers content rows 1..2 (centre row 2).
+  assertEquals(Array.from(rgb.subarray(0, 6)), [220, 220, 220, 240, 240, 240]);
 });
 
 for (
