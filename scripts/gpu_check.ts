@@ -74,6 +74,7 @@ async function main(): Promise<number> {
       streams: { type: "string", default: "4" },
       seconds: { type: "string", default: "20" },
       burst: { type: "boolean", default: false },
+      solver: { type: "string", default: "on" },
       model: { type: "string" },
       "nvidia-smi": { type: "string" },
     },
@@ -110,6 +111,8 @@ async function main(): Promise<number> {
     ...(values.burst
       ? ["--frag-window-s", "10", "--frag-hysteresis", "3", "--frag-cooldown", "10"]
       : []),
+    "--solver",
+    values.solver,
     ...(values.model ? ["--model", values.model] : []),
     ...(values["nvidia-smi"] ? ["--nvidia-smi", values["nvidia-smi"]] : []),
   ];

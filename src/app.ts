@@ -452,7 +452,6 @@ class Exporter {
       this.#gpu.stop(),
     ];
     await Promise.race([Promise.allSettled(stops), deadlineAfter(1000).reached]);
-    removeOrtDebugLog();
     const lost = (this.#jsonl?.lost ?? 0) + (this.#jsonl?.pending ?? 0);
     this.#log.info("stopped", {
       frames: this.#framesWritten(),
@@ -501,7 +500,6 @@ class Exporter {
     if (this.#server) await inTime("HTTP server", this.#server.shutdown());
     if (this.#runner) await inTime("inference session", this.#runner.release().catch(() => {}));
     deadline.cancel();
-    removeOrtDebugLog();
     if (this.#options.releaseSignals ?? true) this.#stop.dispose();
     if (abandoned.length > 0) {
       this.#log.warn("stop deadline reached: abandoned what had not finished", {
@@ -523,18 +521,6 @@ class Exporter {
   }
 }
 
-/**
- * ONNX Runtime 1.29 leaves an empty `/tmp/mat-debug-<pid>.log` in every process that loads
- * it; remove ours when it is still empty.
- */
-function removeOrtDebugLog(): void {
-  const path = `/tmp/mat-debug-${Deno.pid}.log`;
-  try {
-    if (Deno.statSync(path).size === 0) Deno.removeSync(path);
-  } catch {
-    // Not there, or not ours to remove.
-  }
-}
 
 /**
  * Runs the exporter until a signal, the `--duration`, or `options.signal`.

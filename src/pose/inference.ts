@@ -7,7 +7,16 @@ import { batchShapeFor } from "./batch_shapes.ts";
 import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
 import type { ProviderChoice } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { missingCudaProviderFiles, ortNativeDir, unresolvedDependencies } from "./ort_libraries.ts";
+import {
+  missingCudaProviderFiles,
+  ortNativeDir,
+  removeOrtDebugLog,
+  unresolvedDependencies,
+} from "./ort_libraries.ts";
+
+// Every process that loads ONNX Runtime (the exporter, selfcheck, the benchmark, tests) removes
+// the empty debug log it leaves, at exit.
+globalThis.addEventListener("unload", () => removeOrtDebugLog());
 
 /** The raw output of one model run. */
 export interface ModelOutput {

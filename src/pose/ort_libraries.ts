@@ -47,3 +47,16 @@ export async function unresolvedDependencies(library: string): Promise<string[]>
     return [];
   }
 }
+
+/**
+ * ONNX Runtime 1.29 creates an empty `/tmp/mat-debug-<pid>.log` in every process that loads
+ * it; this removes the process's own one when it is still empty (called at exit).
+ */
+export function removeOrtDebugLog(pid: number = Deno.pid): void {
+  const path = `/tmp/mat-debug-${pid}.log`;
+  try {
+    if (Deno.statSync(path).size === 0) Deno.removeSync(path);
+  } catch {
+    // Not there, or not ours to remove.
+  }
+}
