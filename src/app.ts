@@ -521,7 +521,6 @@ class Exporter {
   }
 }
 
-
 /**
  * Runs the exporter until a signal, the `--duration`, or `options.signal`.
  *
