@@ -134,13 +134,14 @@ class Exporter {
     }
     const specs = await this.#initialSources();
     this.#startServer();
+    // Quick checks that can fail first, so a typo does not wait for a model to load.
     const phases: [string, () => Promise<unknown>][] = [
-      ["GPU reader", () => this.#gpu.start()],
+      ["results file", () => this.#openResults()],
       ["source tools", () => checkSourceTools(specs, config)],
+      ["GPU reader", () => this.#gpu.start()],
       ["model", async () => (this.#model = await loadModel(config, this.#log))],
       ["decoders", () => this.#chooseDecoders(specs)],
       ["inference session", () => this.#startSession()],
-      ["results file", () => this.#openResults()],
     ];
     for (const [name, phase] of phases) {
       if (this.#stop.reason !== null) return;
@@ -348,7 +349,7 @@ class Exporter {
         p50Ms: Number.isFinite(p50) ? p50 : null,
         p99Ms: Number.isFinite(p99) ? p99 : null,
         persons: metrics.persons.value(index),
-        decoder: spec.kind === "synthetic" ? "synthetic" : lifecycle.decoder ?? undefined,
+        decoder: lifecycle.decoder ?? undefined,
       };
     });
   }
