@@ -27,10 +27,23 @@ const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
  * @returns the exit code
  */
 async function runExporter(args: string[]): Promise<number> {
+  // SIGINT/SIGTERM are honoured from here on: while the exporter's modules (and ONNX Runtime's
+  // native library) load, a signal is kept and handed to the exporter as its stop reason.
+  const early = new AbortController();
+  const onEarly = (signal: Deno.Signal) => () => early.abort(signal);
+  const listeners: [Deno.Signal, () => void][] = [
+    ["SIGINT", onEarly("SIGINT")],
+    ["SIGTERM", onEarly("SIGTERM")],
+  ];
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  const releaseEarly = () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
   let config;
   try {
     config = parseConfig(args, Deno.env.toObject());
   } catch (err) {
+    releaseEarly();
     if (!(err instanceof ConfigError)) throw err;
     const lines = err.problems.map((p) => `pose-exporter: ${p}`);
     lines.push("Run with --help for the flags.");
@@ -38,17 +51,24 @@ async function runExporter(args: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (config.help) {
+    releaseEarly();
     Deno.stdout.writeSync(encoder.encode(usage(Object.keys(SUBCOMMANDS)) + "\n"));
     return EXIT.ok;
   }
   if (config.version) {
+    releaseEarly();
     Deno.stdout.writeSync(encoder.encode(`pose-exporter ${VERSION}\n`));
     return EXIT.ok;
   }
   const log = new Logger({ format: config.logFormat, level: config.logLevel });
   // Loaded here, so subcommands (doctor, healthcheck) never load ONNX Runtime's native addon.
   const { runApp } = await import("./src/app.ts");
-  return await runApp(config, { log, releaseSignals: false });
+  return await runApp(config, {
+    log,
+    signal: early.signal,
+    releaseSignals: false,
+    onSignalsInstalled: releaseEarly,
+  });
 }
 
 /**

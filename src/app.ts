@@ -16,7 +16,12 @@ import { Pipeline } from "./pipeline/pipeline.ts";
 import { checkSourceTools, type SourceFactoryOptions } from "./sources/source_factory.ts";
 import { type DecoderChoice, DecoderChooser } from "./sources/nvdec_probe.ts";
 import type { SourceSpec } from "./sources/source_uri.ts";
-import { loadSources, SourcesFileError, watchSourcesFile } from "./sources/sources_file.ts";
+import {
+  loadSources,
+  SourcesFileError,
+  type SourcesFileWatch,
+  watchSourcesFile,
+} from "./sources/sources_file.ts";
 import { GpuSupervisor } from "./gpu/gpu_supervisor.ts";
 import { StatusDisplay } from "./terminal/status_display.ts";
 import { LiveView } from "./web/live_view.ts";
@@ -39,12 +44,16 @@ export interface RunAppOptions {
    * second signal cannot kill it between the last log line and the exit. @default {true}
    */
   releaseSignals?: boolean;
+  /** Called once the exporter's own signal listeners are in place (the CLI drops its early ones). */
+  onSignalsInstalled?: () => void;
 }
 
 /** The outcome of one reload. */
 export interface ReloadOutcome {
   ok: boolean;
   message: string;
+  /** The HTTP status for POST /-/reload. @default {200 when ok, else 500} */
+  status?: number;
 }
 
 /** Thrown by a start phase with the one line the user sees; exit code 1 (2 for bad input). */
@@ -86,8 +95,10 @@ class Exporter {
   #jsonl: JsonlSink | null = null;
   #liveView: LiveView | null = null;
   #display: StatusDisplay | null = null;
-  #unwatch: () => void = () => {};
+  #watch: SourcesFileWatch | null = null;
   #reloading: Promise<ReloadOutcome> = Promise.resolve({ ok: true, message: "" });
+  /** A reload asked for while the exporter was starting: it runs once the streams are up. */
+  #pendingReload: string | null = null;
   #model: PreparedModel | null = null;
   #decoderChooser: DecoderChooser | null = null;
   /** Each stream's decoder, decided at start and for each stream a reload adds. */
@@ -104,6 +115,7 @@ class Exporter {
       onReload: () => void this.reload("SIGHUP"),
       onForce: () => void this.#forceStop(),
     });
+    options.onSignalsInstalled?.();
     this.#metrics = new PoseMetrics([], {
       fpsWindowSeconds: config.fpsWindowSeconds,
       latencyWindowSeconds: config.latencyWindowSeconds,
@@ -116,7 +128,10 @@ class Exporter {
     let code: number = EXIT.ok;
     try {
       await this.#start();
-      if (this.#stop.reason === null) this.#afterStart();
+      if (this.#stop.reason === null) {
+        this.#afterStart();
+        if (this.#pendingReload !== null) void this.reload(this.#pendingReload);
+      }
       await this.#stop.requested;
     } catch (err) {
       code = err instanceof StartError ? err.exitCode : EXIT.failure;
@@ -132,6 +147,7 @@ class Exporter {
     if (Deno.env.get("CUDA_DEVICE_ORDER") === undefined) {
       Deno.env.set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
     }
+    this.#watchSourcesFile();
     const specs = await this.#initialSources();
     this.#startServer();
     // Quick checks that can fail first, so a typo does not wait for a model to load.
@@ -174,11 +190,10 @@ class Exporter {
     const config = this.#config;
     if (config.sourcesFile === null) return config.sources;
     try {
-      const { specs, fileLines } = await loadSources(config.sourcesFile, config.sourceArgs);
-      if (fileLines === 0) {
-        this.#log.warn("the sources file has no sources", { file: config.sourcesFile });
-      }
-      return specs;
+      this.#watch?.markSeen();
+      const loaded = await loadSources(config.sourcesFile, config.sourceArgs);
+      this.#warnAboutSourcesFile(loaded);
+      return loaded.specs;
     } catch (err) {
       if (err instanceof SourcesFileError) {
         throw new StartError(`Invalid sources file: ${err.problems.join("; ")}`, EXIT.usage);
@@ -374,18 +389,24 @@ class Exporter {
         })),
     });
     this.#display.start();
-    if (config.sourcesFile !== null) {
-      try {
-        this.#unwatch = watchSourcesFile(
-          config.sourcesFile,
-          () => void this.reload("sources file changed"),
-        );
-      } catch (err) {
-        this.#log.warn("cannot watch the sources file: reload with SIGHUP instead", {
-          file: config.sourcesFile,
-          error: (err as Error).message,
-        });
-      }
+  }
+
+  /** Watches the sources file from the start, so that an edit made while starting is not lost. */
+  #watchSourcesFile(): void {
+    const path = this.#config.sourcesFile;
+    if (path === null) return;
+    this.#watch = watchSourcesFile(path, () => void this.reload("sources file changed"));
+  }
+
+  #warnAboutSourcesFile(loaded: { fileLines: number; unnamedLines: number }): void {
+    const file = this.#config.sourcesFile;
+    if (loaded.fileLines === 0) this.#log.warn("the sources file has no sources", { file });
+    if (loaded.unnamedLines > 0) {
+      this.#log.warn(
+        "sources file lines without ID= are numbered by position: a line inserted above them " +
+          "renames and restarts them; give each line an ID=",
+        { file, lines_without_id: loaded.unnamedLines },
+      );
     }
   }
 
@@ -402,46 +423,68 @@ class Exporter {
   async #reloadOnce(trigger: string): Promise<ReloadOutcome> {
     const config = this.#config;
     const pipeline = this.#pipeline;
-    if (pipeline === null || this.#stop.reason !== null) {
-      return { ok: false, message: "not running (starting or stopping): nothing reloaded" };
+    if (this.#stop.reason !== null) {
+      return { ok: false, message: "stopping: nothing reloaded", status: 503 };
     }
-    const fail = (message: string): ReloadOutcome => {
-      this.#metrics.recordReload(false);
-      this.#log.error("reload failed: nothing changed", { trigger, error: message });
-      return { ok: false, message: `reload failed: ${message}` };
-    };
-    let specs: SourceSpec[] | null = null;
-    if (config.sourcesFile !== null) {
+    if (pipeline === null) {
+      this.#pendingReload = trigger;
+      this.#log.info("reload asked for while starting: it runs once the streams have started", {
+        trigger,
+      });
+      return {
+        ok: true,
+        message: "starting: the reload runs once the streams have started",
+        status: 202,
+      };
+    }
+    this.#pendingReload = null;
+    const done: string[] = [];
+    const failed: string[] = [];
+    // The results file is reopened whatever the sources file holds: after a rotation by rename
+    // the lines must go to the new file even while a sources file has a typo.
+    if (this.#jsonl !== null && this.#jsonl.path !== "-") {
       try {
-        const loaded = await loadSources(config.sourcesFile, config.sourceArgs);
-        specs = loaded.specs;
-        if (loaded.fileLines === 0) {
-          this.#log.warn("the sources file has no sources", { file: config.sourcesFile });
-        }
-        await checkSourceTools(specs, config);
-        await this.#chooseDecoders(specs);
+        await this.#jsonl.reopen();
+        done.push("results file reopened");
       } catch (err) {
-        return fail(
-          err instanceof SourcesFileError ? err.problems.join("; ") : (err as Error).message,
+        failed.push((err as Error).message);
+      }
+    }
+    if (config.sourcesFile !== null) {
+      let specs: SourceSpec[] | null = null;
+      try {
+        this.#watch?.markSeen();
+        const loaded = await loadSources(config.sourcesFile, config.sourceArgs);
+        this.#warnAboutSourcesFile(loaded);
+        await checkSourceTools(loaded.specs, config);
+        await this.#chooseDecoders(loaded.specs);
+        specs = loaded.specs;
+      } catch (err) {
+        failed.push(
+          err instanceof SourcesFileError
+            ? `${err.problems.join("; ")} (the running streams are kept)`
+            : (err as Error).message,
+        );
+      }
+      if (specs !== null) {
+        const changes = await pipeline.streams.apply(specs);
+        for (const [change, ids] of Object.entries(changes)) {
+          if (change === "unchanged") continue;
+          for (const id of ids) this.#log.info(`stream ${change}`, { stream_id: id, trigger });
+          if (change !== "added") for (const id of ids) this.#liveView?.forget(id);
+        }
+        done.unshift(
+          `${changes.added.length} added, ${changes.removed.length} removed, ` +
+            `${changes.restarted.length} restarted, ${changes.unchanged.length} unchanged`,
         );
       }
     }
-    try {
-      await this.#jsonl?.reopen();
-    } catch (err) {
-      return fail((err as Error).message);
+    const summary = done.length > 0 ? done.join("; ") : "nothing to reload";
+    this.#metrics.recordReload(failed.length === 0);
+    if (failed.length > 0) {
+      this.#log.error("reload failed", { trigger, error: failed.join("; "), done: summary });
+      return { ok: false, message: `reload failed: ${failed.join("; ")}; done: ${summary}` };
     }
-    let summary = "results file reopened";
-    if (specs !== null) {
-      const changes = await pipeline.streams.apply(specs);
-      for (const [change, ids] of Object.entries(changes)) {
-        if (change === "unchanged") continue;
-        for (const id of ids) this.#log.info(`stream ${change}`, { stream_id: id, trigger });
-      }
-      summary = `${changes.added.length} added, ${changes.removed.length} removed, ` +
-        `${changes.restarted.length} restarted, ${changes.unchanged.length} unchanged`;
-    }
-    this.#metrics.recordReload(true);
     this.#log.info("reloaded", { trigger, changes: summary });
     return { ok: true, message: `reloaded: ${summary}` };
   }
@@ -477,11 +520,14 @@ class Exporter {
     this.#log.info("stopping", { reason });
     const deadline = deadlineAfter(config.stopTimeoutSeconds * 1000);
     const abandoned: string[] = [];
+    // Past the deadline each remaining step still gets a moment, so one stuck step does not
+    // make every later one count as abandoned.
+    const cutOff = deadline.reached.then(() => new Promise((r) => setTimeout(r, 250)));
     const inTime = async (what: string, work: Promise<unknown>) => {
-      const done = await Promise.race([work.then(() => true), deadline.reached.then(() => false)]);
+      const done = await Promise.race([work.then(() => true), cutOff.then(() => false)]);
       if (!done) abandoned.push(what);
     };
-    this.#unwatch();
+    this.#watch?.stop();
     this.#display?.stop();
     const pipeline = this.#pipeline;
     if (pipeline !== null) {

@@ -199,7 +199,8 @@ export const FLAGS: readonly FlagSpec[] = [
     default: "30",
     min: 1,
     max: 3600,
-    help: "longest wait between restarts of a failed stream (backoff doubles from 1 s)",
+    help: "longest wait between restarts of a failed stream (the wait doubles from 1 s, " +
+      "each one jittered to 50-100% so streams do not retry in step)",
   },
   {
     name: "provider",
@@ -566,7 +567,8 @@ function readRaw(args: string[], problems: string[]): Map<string, RawValue> {
       continue;
     }
     if (token.kind !== "option") continue;
-    const spec = specs.get(token.name);
+    // -h is the one short flag, as most tools take it.
+    const spec = specs.get(token.rawName === "-h" ? "help" : token.name);
     if (!spec) {
       problems.push(`Unknown flag: ${token.rawName} (see --help)`);
       continue;

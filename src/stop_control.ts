@@ -58,7 +58,10 @@ export class StopControl {
   #options: StopControlOptions;
   #handlers: [Deno.Signal, () => void][];
   #cancelDuration: () => void = () => {};
-  #onAbort = () => this.request("aborted");
+  #onAbort = () => {
+    const reason = this.#options.signal?.reason;
+    this.request(typeof reason === "string" ? reason : "aborted");
+  };
 
   constructor(options: StopControlOptions) {
     this.#options = options;
@@ -78,7 +81,7 @@ export class StopControl {
     ];
     for (const [sig, handler] of this.#handlers) Deno.addSignalListener(sig, handler);
     options.signal?.addEventListener("abort", this.#onAbort);
-    if (options.signal?.aborted) this.request("aborted");
+    if (options.signal?.aborted) this.#onAbort();
   }
 
   /** Why the stop was requested, or null while none was. */

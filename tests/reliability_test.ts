@@ -369,3 +369,19 @@ Deno.test("reliability - typo sources are refused with exit 2, naming them", asy
     assert(stderr.includes(expected!), stderr);
   }
 });
+
+Deno.test("reliability - a signal in the first moments of start-up is honoured, with the last line stopped", async () => {
+  const port = freePort();
+  const exporter = startExporter(baseArgs(port, ["--streams", "1"]));
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    exporter.child.kill("SIGINT");
+    const { code, stderr } = await exporter.done;
+    assertEquals(code, 0, stderr);
+    const logs = jsonLogs(stderr);
+    assertEquals(logs.at(-1).msg, "stopped");
+    assert(logs.some((l) => l.msg === "stopping" && l.reason === "SIGINT"), stderr);
+  } finally {
+    await forceStop(exporter);
+  }
+});

@@ -2,7 +2,9 @@
 // by POST /-/reload; a bad file changes nothing. Real exporter processes.
 
 import { assert, assertEquals } from "./_assert.ts";
+import { FakeGpuState, h200 } from "./fakes/fake_gpu.ts";
 import {
+  fixturePath,
   forceStop,
   freePort,
   jsonLogs,
@@ -193,7 +195,7 @@ Deno.test("reload - an invalid sources file changes nothing, names the line, and
     assertEquals(framesOf(text, "new"), undefined, "nothing was added");
     exporter.child.kill("SIGTERM");
     const { stderr } = await exporter.done;
-    const failure = jsonLogs(stderr).filter((l) => l.msg === "reload failed: nothing changed");
+    const failure = jsonLogs(stderr).filter((l) => l.msg === "reload failed");
     assert(failure.length >= 1, stderr.slice(-1500));
     assert(failure[0].error.includes(`${run.file}:3`), failure[0].error);
     assert(failure[0].error.includes('stream id "bad cam"'), failure[0].error);
@@ -217,5 +219,74 @@ Deno.test("sources file - an id defined on the command line and in the file name
     );
   } finally {
     await Deno.remove(run.dir, { recursive: true });
+  }
+});
+
+Deno.test("reload - an edit made while the exporter starts is applied once its streams have started", async () => {
+  const run = await setUp();
+  // A hung nvidia-smi holds the start for a few seconds (until --gpu-timeout-ms).
+  const state = await FakeGpuState.create({ mode: "hang", gpus: [h200(0, 100)], apps: [] });
+  const exporter = startExporter(
+    [
+      ...args(run).filter((a) => a !== "/nonexistent/nvidia-smi" && a !== "--nvidia-smi"),
+      "--nvidia-smi",
+      fixturePath("fake_nvidia_smi"),
+      "--gpu-timeout-ms",
+      "4000",
+    ],
+    state.env,
+  );
+  try {
+    await pollUntil(`http://127.0.0.1:${run.port}/healthz`, (_, status) => status === 200);
+    await Deno.writeTextFile(run.file, `${KEEP}\n${NEW}\n`);
+    const text = await pollUntil(
+      run.url,
+      (t) => (framesOf(t, "new") ?? 0) > 0 && framesOf(t, "gone") === undefined,
+      30_000,
+    );
+    assert((framesOf(text, "keep") ?? 0) > 0);
+  } finally {
+    await forceStop(exporter);
+    await state.remove();
+    await Deno.remove(run.dir, { recursive: true });
+  }
+});
+
+Deno.test("reload - the results file is reopened even when the sources file has a typo", async () => {
+  const run = await setUp();
+  const exporter = startExporter(args(run));
+  try {
+    await pollUntil(run.url, (t) => (framesOf(t, "keep") ?? 0) >= 3);
+    await Deno.writeTextFile(run.file, `${KEEP}\nbad=oops://x\n`);
+    await Deno.rename(run.results, `${run.results}.1`);
+    exporter.child.kill("SIGHUP");
+    await pollUntil(
+      run.url,
+      (t) => (sampleValue(t, "pose_config_reload_failures_total") ?? 0) >= 1,
+    );
+    await new Promise((r) => setTimeout(r, 2500));
+    const fresh = await Deno.readTextFile(run.results);
+    assert(fresh.length > 0, "lines go to the reopened file");
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(run.dir, { recursive: true });
+  }
+});
+
+Deno.test("reload - a sources file that is a link to another folder is followed", async () => {
+  const run = await setUp();
+  const elsewhere = await Deno.makeTempDir();
+  const real = `${elsewhere}/real.txt`;
+  await Deno.rename(run.file, real);
+  await Deno.symlink(real, run.file);
+  const exporter = startExporter(args(run));
+  try {
+    await pollUntil(run.url, (t) => (framesOf(t, "keep") ?? 0) >= 1);
+    await Deno.writeTextFile(real, `${KEEP}\n${NEW}\n`);
+    await pollUntil(run.url, (t) => (framesOf(t, "new") ?? 0) > 0, 15_000);
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(run.dir, { recursive: true });
+    await Deno.remove(elsewhere, { recursive: true });
   }
 });

@@ -19,7 +19,7 @@ export interface MetricsHandlerOptions {
   /** Logs failed renders. */
   log?: Logger;
   /** Answers `POST /-/reload` (only given with --web-enable-lifecycle); absent: 404. */
-  reload?: () => Promise<{ ok: boolean; message: string }>;
+  reload?: () => Promise<{ ok: boolean; message: string; status?: number }>;
   /** Routes consulted first (the live view); null from it means "not mine". */
   routes?: (request: Request) => Promise<Response | null>;
 }
@@ -145,7 +145,9 @@ export function createMetricsHandler(
         });
       }
       const outcome = await options.reload();
-      return new Response(outcome.message + "\n", { status: outcome.ok ? 200 : 500 });
+      return new Response(outcome.message + "\n", {
+        status: outcome.status ?? (outcome.ok ? 200 : 500),
+      });
     }
     if (!routes.has(pathname)) return new Response("not found\n", { status: 404 });
     if (request.method !== "GET" && request.method !== "HEAD") {

@@ -16,6 +16,11 @@ export interface JsonlSinkOptions {
   onLost?: (lines: number) => void;
   /** Least time between two log lines about write errors, in ms. @default {5000} */
   errorLogIntervalMs?: number;
+  /**
+   * Bytes that may wait for a writer that does not keep up (a pipe nobody reads); lines beyond
+   * are dropped and counted as lost, so memory stays bounded. @default {16 MiB}
+   */
+  maxPendingBytes?: number;
 }
 
 /** One person as written to JSONL. */
@@ -103,6 +108,8 @@ export class JsonlSink implements ResultSink {
   #lastErrorLog = -Infinity;
   #lostSinceLog = 0;
   #queuedLines = 0;
+  #queuedBytes = 0;
+  #maxPendingBytes: number;
   #reopenable = true;
   /** Lines written out in full so far. */
   written = 0;
@@ -117,6 +124,7 @@ export class JsonlSink implements ResultSink {
     this.#options = options;
     this.#flushBytes = options.flushBytes ?? 65536;
     this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
+    this.#maxPendingBytes = options.maxPendingBytes ?? 16 * 2 ** 20;
   }
 
   static async #openPath(path: string): Promise<JsonlOutput> {
@@ -161,6 +169,11 @@ export class JsonlSink implements ResultSink {
   }
 
   write(result: FrameResult): void {
+    if (this.#bytes + this.#queuedBytes >= this.#maxPendingBytes) {
+      const mib = Math.round(this.#maxPendingBytes / 2 ** 20);
+      this.#recordLost(1, new Error(`the writer is ${mib} MiB behind (is the reader stalled?)`));
+      return;
+    }
     const line = JSON.stringify(toJsonlRecord(result)) + "\n";
     this.#lines.push(line);
     this.#bytes += line.length;
@@ -179,6 +192,7 @@ export class JsonlSink implements ResultSink {
     this.#lines = [];
     this.#bytes = 0;
     this.#queuedLines += count;
+    this.#queuedBytes += data.length;
     const out = this.#out;
     this.#chain = this.#chain.then(async () => {
       let offset = 0;
@@ -193,6 +207,7 @@ export class JsonlSink implements ResultSink {
         await cutTornLine(out, data, offset);
       } finally {
         this.#queuedLines -= count;
+        this.#queuedBytes -= data.length;
       }
     });
     return this.#chain;

@@ -1,7 +1,12 @@
 // The sources file (--sources-file): one `[ID=]URI` per line, read at start and on each reload,
 // and watched so that an edit is picked up once the file has been quiet for a moment.
 
-import { resolveSourceArgs, type SourceArg, type SourceSpec } from "./source_uri.ts";
+import {
+  resolveSourceArgs,
+  type SourceArg,
+  type SourceSpec,
+  splitSourceArg,
+} from "./source_uri.ts";
 
 /** Thrown when the sources file cannot be read or holds a bad line; names the file and line. */
 export class SourcesFileError extends Error {
@@ -44,7 +49,7 @@ export function parseSourcesText(path: string, text: string): SourceArg[] {
 export async function loadSources(
   path: string,
   flagArgs: readonly SourceArg[],
-): Promise<{ specs: SourceSpec[]; fileLines: number }> {
+): Promise<{ specs: SourceSpec[]; fileLines: number; unnamedLines: number }> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -58,60 +63,117 @@ export async function loadSources(
   const fileArgs = parseSourcesText(path, text);
   const { sources, problems } = resolveSourceArgs([...flagArgs, ...fileArgs]);
   if (problems.length > 0) throw new SourcesFileError(path, problems);
-  return { specs: sources, fileLines: fileArgs.length };
+  const unnamedLines = fileArgs.filter((a) => splitSourceArg(a.text).id === null).length;
+  return { specs: sources, fileLines: fileArgs.length, unnamedLines };
 }
 
 /** Options of {@linkcode watchSourcesFile}. */
 export interface WatchSourcesFileOptions {
   /** Quiet time after the last change before acting, ms. @default {500} */
   quietMs?: number;
+  /**
+   * How often the file is also checked by its size, time and inode, ms: this sees what file
+   * events miss (a folder deleted and made again, a link to a file in another folder, network
+   * file systems). @default {2000}
+   */
+  pollMs?: number;
+}
+
+/** A running watch of the sources file. */
+export interface SourcesFileWatch {
+  /** Stops watching. */
+  stop(): void;
+  /** Records the file as it is now as seen (a reload read it), so it triggers no reload again. */
+  markSeen(): void;
+}
+
+/** What identifies the file's content cheaply: its size, time and inode (through links). */
+function signature(path: string): string {
+  try {
+    const info = Deno.statSync(path);
+    return `${info.size}:${info.mtime?.getTime() ?? 0}:${info.ino ?? 0}`;
+  } catch {
+    return "missing";
+  }
+}
+
+function folderOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : path.slice(0, slash) || "/";
 }
 
 /**
- * Calls `onChange` once the file at `path` has changed and then been quiet for `quietMs`.
- * The folder is watched, not the file, so a file replaced by a rename (editors, Kubernetes
- * ConfigMap updates) is seen too.
- *
- * @returns a function that stops watching
+ * Calls `onChange` once the file at `path` has changed and then been quiet for `quietMs`. The
+ * folder is watched, not the file, so a file replaced by a rename (editors, Kubernetes
+ * ConfigMap updates) is seen too; where `path` is a link, the target's folder is watched as well;
+ * and a check every `pollMs` sees what file events miss.
  */
 export function watchSourcesFile(
   path: string,
   onChange: () => void,
   options: WatchSourcesFileOptions = {},
-): () => void {
+): SourcesFileWatch {
   const quietMs = options.quietMs ?? 500;
-  const slash = path.lastIndexOf("/");
-  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
-  const name = path.slice(slash + 1);
-  const watcher = Deno.watchFs(dir, { recursive: false });
+  let seen = signature(path);
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
-  (async () => {
-    try {
-      for await (const event of watcher) {
-        // A ConfigMap volume swaps a `..data` link; an editor may write a temporary file first.
-        const relevant = event.paths.some((p) => {
-          const base = p.slice(p.lastIndexOf("/") + 1);
-          return base === name || base === "..data";
-        });
-        if (!relevant) continue;
-        if (timer !== undefined) clearTimeout(timer);
-        timer = setTimeout(() => {
-          timer = undefined;
-          if (!closed) onChange();
-        }, quietMs);
-      }
-    } catch {
-      // The watcher was closed.
-    }
-  })();
-  return () => {
-    closed = true;
+  const fire = () => {
+    timer = undefined;
+    if (closed) return;
+    const now = signature(path);
+    if (now === seen) return;
+    seen = now;
+    onChange();
+  };
+  const schedule = () => {
     if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(fire, quietMs);
+  };
+  const names = new Set([path.slice(path.lastIndexOf("/") + 1), "..data"]);
+  const folders = new Set([folderOf(path)]);
+  try {
+    const real = Deno.realPathSync(path);
+    folders.add(folderOf(real));
+    names.add(real.slice(real.lastIndexOf("/") + 1));
+  } catch {
+    // Not there yet: the check by polling finds it when it comes.
+  }
+  const watchers: Deno.FsWatcher[] = [];
+  for (const folder of folders) {
     try {
-      watcher.close();
+      const watcher = Deno.watchFs(folder, { recursive: false });
+      watchers.push(watcher);
+      (async () => {
+        try {
+          for await (const event of watcher) {
+            if (event.paths.some((p) => names.has(p.slice(p.lastIndexOf("/") + 1)))) schedule();
+          }
+        } catch {
+          // The watcher was closed, or its folder went away: the polling goes on.
+        }
+      })();
     } catch {
-      // Already closed.
+      // The folder cannot be watched (gone, no permission): the polling goes on.
     }
+  }
+  const poll = setInterval(() => {
+    if (timer === undefined && signature(path) !== seen) schedule();
+  }, options.pollMs ?? 2000);
+  return {
+    stop: () => {
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      clearInterval(poll);
+      for (const watcher of watchers) {
+        try {
+          watcher.close();
+        } catch {
+          // Already closed.
+        }
+      }
+    },
+    markSeen: () => {
+      seen = signature(path);
+    },
   };
 }

@@ -40,7 +40,10 @@ export interface LiveStreamInfo {
 
 /** Options of {@linkcode LiveView}. */
 export interface LiveViewOptions {
-  /** The current streams; called per page and state request. */
+  /**
+   * The current streams; called per page and state request, and by a snapshot request only
+   * rarely (an unknown id, or a stream without frames for a while).
+   */
   streams: () => LiveStreamInfo[];
   /** Model input width in pixels (the width of `Frame.pixels`). */
   modelWidth: number;
@@ -88,6 +91,8 @@ interface Slot {
   pendingFrame: Frame | null;
   /** When the pending picture was taken. */
   pendingSince: number;
+  /** When the slot was made (a stream that never had a frame goes stale from then). */
+  since: number;
   /** The latest picture with its own frame's poses. */
   ready: Ready | null;
   /** A buffer to swap with `pending` when it becomes ready. */
@@ -101,6 +106,8 @@ interface Latest {
   sourceWidth: number;
   sourceHeight: number;
   persons: readonly Person[];
+  /** When its result was written (clock of the live view). */
+  seenAt: number;
 }
 
 /** Least time between two refreshes of the id index caused by an unknown id. */
@@ -108,6 +115,13 @@ const INDEX_REFRESH_MS = 500;
 
 /** A picture whose poses have not come within this long is given up (its frame was lost). */
 const PENDING_TIMEOUT_MS = 5000;
+
+/**
+ * A stream without a frame for this long is looked up again in `streams()` by a snapshot
+ * request (at most once per this long), so a removed stream's picture is not served forever
+ * when nobody refreshes the index.
+ */
+const STALE_MS = 10_000;
 
 const NO_STORE = { "cache-control": "no-store" };
 
@@ -200,9 +214,11 @@ export class LiveView implements ResultSink, FrameTap {
         sourceWidth: 0,
         sourceHeight: 0,
         persons: [],
+        seenAt: 0,
       };
       this.#latest[stream] = latest;
     }
+    latest.seenAt = this.#now();
     latest.streamId = result.streamId;
     latest.seq = frame.seq;
     latest.capturedAt = frame.capturedAt;
@@ -228,6 +244,27 @@ export class LiveView implements ResultSink, FrameTap {
       sourceHeight: frame.letterbox.sourceHeight,
       persons: result.persons,
     };
+  }
+
+  /**
+   * Drops everything held for stream `streamId`: its entry in the index of ids, its picture
+   * (ready and pending) and its latest poses. Call it for a stream removed or restarted at run
+   * time, once it is out of `streams()`'s answer (a restarted stream in it under its new
+   * index): a snapshot request for a removed id then answers 404, and one for a restarted id
+   * looks the id up again, finding its new index. Unknown ids are ignored.
+   *
+   * @param streamId the id of the stream removed or restarted
+   */
+  forget(streamId: string): void {
+    this.#indexById.delete(streamId);
+    // The next request for an id not in the index refreshes it at once.
+    this.#indexedAt = -Infinity;
+    this.#slots.forEach((slot, i) => {
+      if (slot?.id === streamId) this.#slots[i] = undefined;
+    });
+    this.#latest.forEach((latest, i) => {
+      if (latest?.streamId === streamId) this.#latest[i] = undefined;
+    });
   }
 
   /** Stops taking pictures and drops them. */
@@ -310,10 +347,13 @@ export class LiveView implements ResultSink, FrameTap {
 
   #state(): { streams: LiveStreamInfo[]; scoreThreshold: number; snapshotIntervalMs: number } {
     const streams = this.#currentStreams();
-    // Forget pictures of streams that are gone.
+    // Forget pictures and poses of streams that are gone.
     const live = new Map(streams.map((s) => [s.stream, s.id]));
     this.#slots.forEach((slot, i) => {
       if (slot !== undefined && live.get(i) !== slot.id) this.#slots[i] = undefined;
+    });
+    this.#latest.forEach((latest, i) => {
+      if (latest !== undefined && live.get(i) !== latest.streamId) this.#latest[i] = undefined;
     });
     const round = (v: number | null, f: number) => v === null ? null : Math.round(v * f) / f;
     return {
@@ -328,12 +368,39 @@ export class LiveView implements ResultSink, FrameTap {
     };
   }
 
+  /**
+   * Whether stream `id` at `index` has had no frame for `STALE_MS` (since its slot was made,
+   * when it never had one): it may have been removed while the index was not refreshed.
+   */
+  #stale(index: number, id: string, now: number): boolean {
+    const latest = this.#latest[index];
+    const slot = this.#slots[index];
+    const seen = Math.max(
+      latest?.streamId === id ? latest.seenAt : -Infinity,
+      slot?.id === id ? slot.since : -Infinity,
+    );
+    return now - seen > STALE_MS;
+  }
+
   #snapshot(id: string | null, after: number): Response {
-    const index = id === null ? undefined : this.#indexOf(id);
+    let index = id === null ? undefined : this.#indexOf(id);
     if (id === null || index === undefined || this.#closed) {
       return new Response("no such stream\n", { status: 404, headers: NO_STORE });
     }
     const now = this.#now();
+    if (now - this.#indexedAt > STALE_MS && this.#stale(index, id, now)) {
+      // Rare: no frame for a while and an old index. Is the stream still there?
+      this.#currentStreams();
+      const fresh = this.#indexById.get(id);
+      if (fresh !== index) {
+        if (this.#slots[index]?.id === id) this.#slots[index] = undefined;
+        if (this.#latest[index]?.streamId === id) this.#latest[index] = undefined;
+      }
+      if (fresh === undefined) {
+        return new Response("no such stream\n", { status: 404, headers: NO_STORE });
+      }
+      index = fresh;
+    }
     let slot = this.#slots[index];
     if (slot === undefined || slot.id !== id) {
       slot = {
@@ -344,6 +411,7 @@ export class LiveView implements ResultSink, FrameTap {
         pending: emptySnapshot(),
         pendingFrame: null,
         pendingSince: 0,
+        since: now,
         ready: null,
         spare: emptySnapshot(),
       };

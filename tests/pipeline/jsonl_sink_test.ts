@@ -82,3 +82,18 @@ Deno.test("JsonlSink - a close whose deadline comes first abandons and counts wh
   assertEquals(sink.written + sink.lost, total, "a late failure counts nothing twice");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("JsonlSink - a writer that does not keep up holds a bounded backlog; the rest is counted", async () => {
+  const lines: string[] = [];
+  const log = new Logger({ format: "json", writer: { writeLine: (l) => lines.push(l) } });
+  // A pipe nobody reads: the write never finishes.
+  const stalled = { write: () => new Promise<number>(() => {}) };
+  const sink = JsonlSink.over("-", stalled, { flushBytes: 1024, maxPendingBytes: 8192, log });
+  const total = 500;
+  for (let i = 0; i < total; i++) sink.write(result(i));
+  assert(sink.lost > 0, "lines beyond the bound were dropped");
+  assert(sink.pending * 150 <= 8192 + 2048, `the backlog stays bounded: ${sink.pending} lines`);
+  assertEquals(sink.pending + sink.lost, total, "every line is pending or counted as lost");
+  assertEquals(JSON.parse(lines[0]!).msg, "cannot write results: lines lost");
+  assert(/behind/.test(JSON.parse(lines[0]!).error));
+});

@@ -227,3 +227,124 @@ Deno.test("LiveView.handle() answers snapshot requests without computing every s
   for (let i = 0; i < 10; i++) await (await get(view, "/live/snapshot?stream=zz")).body?.cancel();
   assertEquals(calls, 1);
 });
+
+/** Takes a picture of `seq` for stream index `stream` (id `id`) with its poses written. */
+function picture(view: LiveView, stream: number, id: string, seq: number): void {
+  const f = frame(stream, seq);
+  assert(view.wants(stream), `stream ${stream} is watched`);
+  view.capture(f);
+  view.write({ frame: f, streamId: id, persons: [person(10, 20)], decodedAt: 0, latencyMs: 0 });
+}
+
+async function snapshotSeq(view: LiveView, id: string): Promise<number> {
+  const res = await get(view, `/live/snapshot?stream=${id}`);
+  assertEquals(res.status, 200);
+  return decodeSnapshotPacket(new Uint8Array(await res.arrayBuffer())).header.seq;
+}
+
+Deno.test("LiveView.forget() drops a removed stream: its snapshot answers 404 at once", async () => {
+  let calls = 0;
+  let current = [info(0, "a"), info(1, "b")];
+  const { view } = setup([], {
+    streams: () => {
+      calls++;
+      return current;
+    },
+  });
+  await (await get(view, "/live/state")).body?.cancel();
+  await (await get(view, "/live/snapshot?stream=b")).body?.cancel();
+  picture(view, 1, "b", 7);
+  assertEquals(await snapshotSeq(view, "b"), 7);
+  current = [info(0, "a")];
+  // Without forget the index is stale (no state request): the old picture is still served.
+  assertEquals(await snapshotSeq(view, "b"), 7);
+  view.forget("b");
+  const res = await get(view, "/live/snapshot?stream=b");
+  assertEquals(res.status, 404);
+  assertEquals(await res.text(), "no such stream\n");
+  assertEquals(view.wants(1), false, "its slot is gone");
+  // A result of the removed stream still in flight is not pictured.
+  view.capture(frame(1, 8));
+  assertEquals((await get(view, "/live/snapshot?stream=b")).status, 404);
+  assertEquals(calls, 2, "forget calls no streams(); the unknown id refreshes once");
+  view.forget("never-there"); // unknown ids are ignored
+});
+
+Deno.test("LiveView.forget() lets a restarted stream's id map to its new index", async () => {
+  const { view, set } = setup([info(0, "a"), info(1, "b")]);
+  await (await get(view, "/live/state")).body?.cancel();
+  await (await get(view, "/live/snapshot?stream=a")).body?.cancel();
+  picture(view, 0, "a", 3);
+  assertEquals(await snapshotSeq(view, "a"), 3);
+  // A restart: same id, new index 2; the old index's picture is dropped.
+  set([info(1, "b"), info(2, "a")]);
+  view.forget("a");
+  const first = await get(view, "/live/snapshot?stream=a");
+  assertEquals(first.status, 204, "no picture of the new stream yet, and none of the old");
+  assertEquals([view.wants(0), view.wants(2)], [false, true]);
+  // A late result of the old stream changes nothing.
+  view.write({ frame: frame(0, 4), streamId: "a", persons: [], decodedAt: 0, latencyMs: 0 });
+  assertEquals((await get(view, "/live/snapshot?stream=a")).status, 204);
+  picture(view, 2, "a", 1);
+  assertEquals(await snapshotSeq(view, "a"), 1);
+});
+
+Deno.test("LiveView snapshot answers 404 for a removed stream without frames for 10 s, unforgotten", async () => {
+  let calls = 0;
+  let current = [info(0, "a"), info(1, "b")];
+  const { view, clock } = setup([], {
+    streams: () => {
+      calls++;
+      return current;
+    },
+  });
+  await (await get(view, "/live/state")).body?.cancel();
+  await (await get(view, "/live/snapshot?stream=b")).body?.cancel();
+  picture(view, 1, "b", 7);
+  current = [info(0, "a")];
+  // Polled every 200 ms: the picture is served from the stale index for 10 s, then 404.
+  let served = 0;
+  let callsAt404 = -1;
+  for (let i = 0; i < 60; i++) {
+    const res = await get(view, "/live/snapshot?stream=b");
+    if (res.status === 200) served++;
+    else {
+      assertEquals(res.status, 404);
+      if (callsAt404 < 0) callsAt404 = calls;
+    }
+    await res.body?.cancel();
+    clock.now += 200;
+  }
+  assertEquals(served, 51, "200 until 10 s after its last frame");
+  assertEquals(callsAt404, 2, "no streams() call until then, one to confirm");
+  assertEquals(view.wants(1), false, "its picture is dropped");
+});
+
+Deno.test("LiveView snapshot of a present stream rarely calls streams()", async () => {
+  let calls = 0;
+  const current = [info(0, "up"), info(1, "down", { state: "down" })];
+  const { view, clock } = setup([], {
+    streams: () => {
+      calls++;
+      return current;
+    },
+  });
+  await (await get(view, "/live/state")).body?.cancel();
+  // For 60 s: stream "up" has a frame every 100 ms, stream "down" never has one; both watched.
+  for (let i = 0; i < 600; i++) {
+    if (i % 2 === 0) {
+      for (const id of ["up", "down"]) {
+        const res = await get(view, `/live/snapshot?stream=${id}`);
+        assert(res.status === 200 || res.status === 204, `${id} is served`);
+        await res.body?.cancel();
+      }
+    }
+    const f = frame(0, i);
+    if (view.wants(0)) view.capture(f);
+    view.write({ frame: f, streamId: "up", persons: [], decodedAt: 0, latencyMs: 0 });
+    clock.now += 100;
+  }
+  assertEquals(await snapshotSeq(view, "up") > 500, true);
+  assert(calls <= 1 + 6, `streams() called ${calls} times in 60 s`);
+  assert(calls >= 2, "the stream without frames is checked");
+});
