@@ -470,8 +470,11 @@ class Exporter {
         const changes = await pipeline.streams.apply(specs);
         for (const [change, ids] of Object.entries(changes)) {
           if (change === "unchanged") continue;
-          for (const id of ids) this.#log.info(`stream ${change}`, { stream_id: id, trigger });
-          if (change !== "added") for (const id of ids) this.#liveView?.forget(id);
+          for (const id of ids) {
+            this.#log.info(`stream ${change}`, { stream_id: id, trigger });
+            // A removed or restarted stream's picture and poses leave the live view at once.
+            if (change !== "added") this.#liveView?.forget(id);
+          }
         }
         done.unshift(
           `${changes.added.length} added, ${changes.removed.length} removed, ` +
