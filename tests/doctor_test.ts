@@ -18,6 +18,12 @@ import {
 } from "../src/doctor/grafana_checks.ts";
 import { parseProcNetTcp } from "../src/doctor/listen_sockets.ts";
 import { renderJson, renderText } from "../src/doctor/report.ts";
+import {
+  parseFibTrieLocal,
+  parseIfInet6,
+  scrapesExporter,
+  type ThisHost,
+} from "../src/doctor/this_host.ts";
 import { classifyScrapeError } from "../src/doctor/scrape_error.ts";
 
 // deno-lint-ignore no-explicit-any -- parsed YAML and JSON documents are walked by key
@@ -95,6 +101,60 @@ Deno.test("parseProcNetTcp() reads listening IPv4 and IPv6 sockets and skips con
     { address: "::ffff:127.0.0.1", port: 8002 },
     { address: "2001:db8::1", port: 8003 },
   ]);
+});
+
+Deno.test("scrapesExporter() matches host:port, or the port on a name of this host, never the job", () => {
+  const local: ThisHost = {
+    names: new Set(["gpu-box"]),
+    addresses: new Set(["192.0.2.2", "fd00:0:0:0:0:0:0:2"]),
+  };
+  const exporter = { host: "127.0.0.1", port: 18133 };
+  const at = (host: string, port = 18133) => scrapesExporter({ host, port }, exporter, local);
+  for (
+    const host of [
+      "127.0.0.1",
+      "127.0.0.2",
+      "localhost",
+      "0.0.0.0",
+      "::1",
+      "host.docker.internal",
+      "gpu-box",
+      "GPU-BOX",
+      "192.0.2.2",
+      "fd00::2",
+    ]
+  ) {
+    assert(at(host), host);
+  }
+  assert(!at("127.0.0.1", 18130), "another port is another exporter");
+  assert(!at("198.51.100.7"), "another host's address");
+  assert(!at("other-box"), "another host's name");
+  const remote = { host: "198.51.100.7", port: 8000 };
+  assert(scrapesExporter({ host: "198.51.100.7", port: 8000 }, remote, local));
+  assert(
+    !scrapesExporter({ host: "127.0.0.1", port: 8000 }, remote, local),
+    "this host's loopback is not a remote exporter",
+  );
+  assertEquals(
+    parseFibTrieLocal([
+      "Local:",
+      "  +-- 0.0.0.0/0 3 0 5",
+      "     |-- 127.0.0.1",
+      "        /32 host LOCAL",
+      "     |-- 127.255.255.255",
+      "        /32 link BROADCAST",
+      "     |-- 192.0.2.2",
+      "        /32 host LOCAL",
+    ].join("\n")),
+    ["127.0.0.1", "192.0.2.2"],
+  );
+  assertEquals(
+    parseIfInet6(
+      "00000000000000000000000000000001 01 80 10 80       lo\n" +
+        "fd000000000000000000000000000002 02 40 00 80     eth0\n",
+    ),
+    ["0:0:0:0:0:0:0:1", "fd00:0:0:0:0:0:0:2"],
+  );
 });
 
 Deno.test("classifyScrapeError() tells refused, unresolvable host, timeout and wrong path apart", () => {
@@ -695,6 +755,77 @@ Deno.test("doctor - real exporter and Prometheus: exit 0 when scraped, the broke
           status: "skip",
           seen: "no alert rules configured (no rule_files)",
         });
+      },
+    );
+
+    await t.step(
+      "Prometheus scraping another exporter: FAIL for the one checked, its series skip",
+      async () => {
+        // The exporter checked answers as pose-exporter, but Prometheus scrapes only the real one.
+        const other = fakeExporter(
+          [
+            "# TYPE pose_fps gauge",
+            'pose_fps{stream_id="cam9"} 30',
+            "# TYPE pose_latency_ms summary",
+            'pose_latency_ms_count{stream_id="cam9"} 10',
+            "# TYPE pose_exporter_info gauge",
+            'pose_exporter_info{version="0.1.0",provider="cpu",model="yolo"} 1',
+            "",
+          ].join("\n"),
+          200,
+        );
+        try {
+          await prom.reload([`127.0.0.1:${port}`]);
+          const otherPort = (other.server.addr as Deno.NetAddr).port;
+          const out = await runDoctorCli([
+            "--exporter",
+            `http://127.0.0.1:${otherPort}`,
+            "--prometheus",
+            prom.url,
+          ]);
+          assertEquals(out.code, 1, out.stdout + out.stderr);
+          assert(line(out.stdout, "ok   exporter metrics:"), out.stdout);
+          assertEquals(
+            line(out.stdout, "FAIL prometheus target:"),
+            `FAIL prometheus target: no target scrapes http://127.0.0.1:${otherPort} ` +
+              `(Prometheus scrapes 127.0.0.1:${port} in job pose-exporter)`,
+          );
+          const fix = out.stdout.split("\n")[
+            out.stdout.split("\n").indexOf(line(out.stdout, "FAIL prometheus target:")) + 1
+          ]!;
+          assert(fix.startsWith(`     fix: add 127.0.0.1:${otherPort} `), fix);
+          assert(fix.includes("to the targets of job pose-exporter"), fix);
+          assert(
+            fix.endsWith(
+              `or point --exporter at the exporter it scrapes (http://127.0.0.1:${port})`,
+            ),
+            fix,
+          );
+          assert(!out.stdout.includes("ok   prometheus target"), out.stdout);
+          assertEquals(
+            line(out.stdout, "skip prometheus series:"),
+            `skip prometheus series: no target scrapes http://127.0.0.1:${otherPort}, ` +
+              "so Prometheus holds none of its series",
+          );
+          assert(out.stdout.includes("start with the first: prometheus target\n"), out.stdout);
+
+          // The exporter Prometheus scrapes still passes, through localhost as well.
+          for (const host of ["127.0.0.1", "localhost"]) {
+            const scraped = await runDoctorCli([
+              "--exporter",
+              `http://${host}:${port}`,
+              "--prometheus",
+              prom.url,
+            ]);
+            assertEquals(scraped.code, 0, scraped.stdout + scraped.stderr);
+            assert(
+              line(scraped.stdout, `ok   prometheus target 127.0.0.1:${port} (job pose-exporter)`),
+              scraped.stdout,
+            );
+          }
+        } finally {
+          await other.server.shutdown();
+        }
       },
     );
 

@@ -48,7 +48,10 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
     timeoutMs,
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
   });
-  const prometheus = await checkPrometheus(options.prometheus, exporter.facts, { timeoutMs });
+  const prometheus = await checkPrometheus(options.prometheus, exporter.facts, {
+    timeoutMs,
+    ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+  });
   const targets = prometheus.facts.exporterTargets;
   const listen = checkListenAddress(
     exporter.facts,

@@ -87,8 +87,11 @@ const decoder = new TextDecoder();
 /**
  * Reads a /proc file. Deno 2 lets only --allow-all read /proc/net; without it the file is read
  * through `cat` where --allow-run=cat is granted.
+ *
+ * @param path the file
+ * @returns its text, "denied" when neither way is granted, or null when it is missing
  */
-async function readProcFile(path: string): Promise<string | "denied" | null> {
+export async function readProcFile(path: string): Promise<string | "denied" | null> {
   try {
     return await Deno.readTextFile(path);
   } catch (err) {

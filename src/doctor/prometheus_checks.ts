@@ -15,6 +15,7 @@ import { type ExporterFacts, hostPort, urlPort } from "./exporter_checks.ts";
 import { isLoopbackAddress, isWildcardAddress } from "./listen_sockets.ts";
 import { parseJson, probe } from "./http_probe.ts";
 import { classifyScrapeError } from "./scrape_error.ts";
+import { readThisHost, scrapesExporter, type ThisHost } from "./this_host.ts";
 
 // deno-lint-ignore no-explicit-any -- API answers are walked by key
 type Json = any;
@@ -37,7 +38,10 @@ export interface ActiveTarget {
 /** What the Prometheus checks learned, for the listen and Grafana checks. */
 export interface PrometheusFacts {
   readonly answered: boolean;
-  /** The targets taken to be the exporter; null when Prometheus did not tell. */
+  /**
+   * The targets that scrape the exporter checked (its host:port, or its port on a name of this
+   * host); null when Prometheus did not tell.
+   */
   readonly exporterTargets: readonly ActiveTarget[] | null;
   /** Why exporterTargets is null. */
   readonly unknownReason: string;
@@ -53,6 +57,10 @@ export interface PrometheusCheckOptions {
   timeoutMs?: number;
   /** The clock, for the last scrape's age. @default {Date.now} */
   now?: () => number;
+  /** This host's names and addresses. @default {read from the system} */
+  thisHost?: ThisHost;
+  /** Where proc is mounted, to read this host's names and addresses. @default {"/proc"} */
+  procRoot?: string;
 }
 
 /**
@@ -88,13 +96,14 @@ export function parseActiveTargets(data: Json): ActiveTarget[] {
 }
 
 /**
- * The targets that are the exporter: those on its port, those of a job whose name says
- * pose-exporter, and those of any job whose series include pose_exporter_info.
+ * The targets that may be meant for the exporter: those on its port, those of a job whose name
+ * says pose-exporter, and those of any job whose series include pose_exporter_info. They only name
+ * candidates in the messages; {@linkcode scrapesExporter} tells which one is the exporter checked.
  *
  * @param targets every active target
  * @param exporterPort the exporter's port
  * @param contractJobs jobs that hold pose_exporter_info series
- * @returns the exporter's targets
+ * @returns the candidate targets
  */
 export function findExporterTargets(
   targets: readonly ActiveTarget[],
@@ -166,6 +175,39 @@ function downFix(t: ActiveTarget, exporter: ExporterFacts, kind: string): string
     default:
       return `see the target on Prometheus' /targets page for the whole error`;
   }
+}
+
+function origin(t: ActiveTarget): string {
+  try {
+    return new URL(t.scrapeUrl).origin;
+  } catch {
+    return hostPort(t.host, t.port);
+  }
+}
+
+/** The failure for an exporter that no target scrapes, while other targets may be meant for it. */
+function elsewhereResult(
+  candidates: readonly ActiveTarget[],
+  exporter: ExporterFacts,
+  checkedUrl: string,
+): CheckResult {
+  const jobs = [...new Set(candidates.map((t) => t.job))];
+  const scraped = jobs.map((job) =>
+    `${
+      candidates.filter((t) => t.job === job).map((t) =>
+        `${hostPort(t.host, t.port)}${t.health === "up" ? "" : ` (${t.health})`}`
+      ).join(", ")
+    } in job ${job}`
+  ).join("; ");
+  const address = hostPort(exporter.url.hostname, exporter.port);
+  const other = candidates.find((t) => t.health === "up") ?? candidates[0]!;
+  return fail(
+    "prometheus target",
+    `no target scrapes ${checkedUrl} (Prometheus scrapes ${scraped})`,
+    `add ${address} (or the address Prometheus reaches it at; from a container on this host: ` +
+      `host.docker.internal:${exporter.port}) to the targets of job ${other.job} and reload Prometheus, ` +
+      `or point --exporter at the exporter it scrapes (${origin(other)})`,
+  );
 }
 
 function targetResult(
@@ -319,8 +361,10 @@ async function checkRules(base: URL, timeoutMs: number): Promise<CheckResult> {
 }
 
 /**
- * Checks 3 and 4: Prometheus is ready; it has a target for the exporter (by port, job name, or a
- * job holding pose_exporter_info), each one's health, lastError put in words with its fix, and the
+ * Checks 3 and 4: Prometheus is ready; it has a target that scrapes the exporter checked (its
+ * host:port, or its port on a name or address of this host), and a failure naming the targets
+ * meant for it (its port, a pose-exporter job, a job holding pose_exporter_info) when none does;
+ * each target's health, lastError put in words with its fix, and the
  * last scrape's age against the interval; the contract series return samples; the alert rules
  * are loaded and none is in error (no rules configured is a skip).
  *
@@ -385,8 +429,15 @@ export async function checkPrometheus(
   const contractJobs = new Set<string>(
     (info.result ?? []).map((r: Json) => String(r.metric?.job ?? "")),
   );
-  const mine = findExporterTargets(targets, exporter.port, contractJobs);
-  if (mine.length === 0) {
+  const candidates = findExporterTargets(targets, exporter.port, contractJobs);
+  const local = options.thisHost ?? await readThisHost(options.procRoot);
+  const exporterAt = { host: exporter.url.hostname, port: exporter.port };
+  const mine = candidates.filter((t) => scrapesExporter(t, exporterAt, local));
+  const checkedUrl = `${exporter.url.protocol}//${hostPort(exporter.url.hostname, exporter.port)}`;
+  // Another exporter's target that is up must not pass for this one; one that is down already
+  // names the broken link (its fix points at the exporter checked).
+  const elsewhere = mine.length === 0 && candidates.some((t) => t.health !== "down");
+  if (candidates.length === 0) {
     const seen = targets.map((t) => `${hostPort(t.host, t.port)} (job ${t.job})`).join(", ");
     results.push(fail(
       "prometheus target",
@@ -397,12 +448,21 @@ export async function checkPrometheus(
         hostPort(exporter.url.hostname, exporter.port)
       }"]}] (from a container: host.docker.internal:${exporter.port}) and reload Prometheus`,
     ));
+  } else if (elsewhere) {
+    results.push(elsewhereResult(candidates, exporter, checkedUrl));
+  } else if (mine.length === 0) {
+    for (const t of candidates) results.push(targetResult(t, exporter, now));
   }
   for (const t of mine) results.push(targetResult(t, exporter, now));
 
   const up = mine.filter((t) => t.health === "up");
   let seriesFound: boolean | null = null;
-  if (up.length === 0) {
+  if (elsewhere) {
+    results.push(skip(
+      "prometheus series",
+      `no target scrapes ${checkedUrl}, so Prometheus holds none of its series`,
+    ));
+  } else if (up.length === 0) {
     results.push(skip("prometheus series", "no target of the exporter is up"));
   } else {
     const series = await checkSeries(base, exporter, up, timeoutMs);
@@ -410,8 +470,8 @@ export async function checkPrometheus(
     results.push(series);
   }
   results.push(await checkRules(base, timeoutMs));
-  const interval = mine.find((t) => t.scrapeIntervalSeconds !== null)?.scrapeIntervalSeconds ??
-    null;
+  const interval = [...mine, ...candidates].find((t) => t.scrapeIntervalSeconds !== null)
+    ?.scrapeIntervalSeconds ?? null;
   return {
     results,
     facts: {
