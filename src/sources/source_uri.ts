@@ -186,11 +186,14 @@ export function parseSourceUri(id: string, uri: string): SourceSpec {
     const path = decodeURIComponent(new URL(uri).pathname);
     return { kind: "ffmpeg", id, uri, input: "file", inputArgs: [], target: path };
   }
+  if (/^(rtsps?|https?):\/\/$/i.test(uri)) {
+    throw new Error(`${JSON.stringify(uri)} names no host: write e.g. ${uri}10.0.0.5/stream1`);
+  }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
   if (scheme || uri === "") {
     throw new Error(
       `unsupported URI ${JSON.stringify(uri)}: use a file path, file://, rtsp(s)://, http(s)://, ` +
-        `v4l2:/dev/videoN, testsrc[:WxH][@FPS] or synthetic[:WxH][@FPS]`,
+        `v4l2:/dev/videoN, testsrc[:WxH][@FPS] or synthetic[:WxH][@FPS][?burst=Ns@FPS]`,
     );
   }
   return { kind: "ffmpeg", id, uri, input: "file", inputArgs: [], target: uri };
