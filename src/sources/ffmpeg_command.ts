@@ -126,6 +126,33 @@ function nvdecFilter(g: LetterboxGeometry): string {
 }
 
 /**
+ * The arguments every decode of a source shares, up to the filter: quiet logging, low delay for
+ * RTSP, `before` (pacing, looping), the NVDEC input options, the input, and video only.
+ */
+function inputArgs(
+  spec: FfmpegSourceSpec,
+  nvdec: boolean,
+  deviceId: number,
+  before: readonly string[] = [],
+): string[] {
+  return [
+    "-hide_banner",
+    "-nostdin",
+    "-loglevel",
+    "error",
+    ...(spec.input === "rtsp" ? ["-fflags", "nobuffer", "-flags", "low_delay"] : []),
+    ...before,
+    ...(nvdec ? nvdecInputArgs(deviceId) : []),
+    ...spec.inputArgs,
+    "-i",
+    spec.target,
+    "-an",
+    "-sn",
+    "-dn",
+  ];
+}
+
+/**
  * Arguments of the ffmpeg call that decodes a source into raw rgb24 frames on stdout,
  * scaled and letterboxed to the model input (padding gray 114, as Ultralytics pads).
  * With `decoder: "nvdec"` the bitstream is decoded and scaled on the GPU and only the
@@ -146,20 +173,10 @@ export function decodeArgs(spec: FfmpegSourceSpec, options: DecodeArgsOptions): 
   // a live HTTP/HLS stream arrives at its own rate anyway.
   const paced = options.realtime && spec.input !== "rtsp" && spec.input !== "v4l2";
   return [
-    "-hide_banner",
-    "-nostdin",
-    "-loglevel",
-    "error",
-    ...(spec.input === "rtsp" ? ["-fflags", "nobuffer", "-flags", "low_delay"] : []),
-    ...(paced ? ["-re"] : []),
-    ...(options.loop && spec.input === "file" ? ["-stream_loop", "-1"] : []),
-    ...(nvdec ? nvdecInputArgs(options.deviceId ?? 0) : []),
-    ...spec.inputArgs,
-    "-i",
-    spec.target,
-    "-an",
-    "-sn",
-    "-dn",
+    ...inputArgs(spec, nvdec, options.deviceId ?? 0, [
+      ...(paced ? ["-re"] : []),
+      ...(options.loop && spec.input === "file" ? ["-stream_loop", "-1"] : []),
+    ]),
     "-vf",
     nvdec ? nvdecFilter(geometry) : cpuFilter(geometry),
     "-pix_fmt",
@@ -231,18 +248,7 @@ export function decodeCheckArgs(spec: FfmpegSourceSpec, options: DecodeCheckArgs
   };
   const nvdec = options.decoder === "nvdec";
   return [
-    "-hide_banner",
-    "-nostdin",
-    "-loglevel",
-    "error",
-    ...(spec.input === "rtsp" ? ["-fflags", "nobuffer", "-flags", "low_delay"] : []),
-    ...(nvdec ? nvdecInputArgs(options.deviceId ?? 0) : []),
-    ...spec.inputArgs,
-    "-i",
-    spec.target,
-    "-an",
-    "-sn",
-    "-dn",
+    ...inputArgs(spec, nvdec, options.deviceId ?? 0),
     "-frames:v",
     "1",
     "-vf",
