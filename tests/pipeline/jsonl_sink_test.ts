@@ -83,7 +83,7 @@ Deno.test("JsonlSink - a close whose deadline comes first abandons and counts wh
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("JsonlSink - a writer that does not keep up holds a bounded backlog; the rest is counted", async () => {
+Deno.test("JsonlSink - a writer that does not keep up holds a bounded backlog; the rest is counted", () => {
   const lines: string[] = [];
   const log = new Logger({ format: "json", writer: { writeLine: (l) => lines.push(l) } });
   // A pipe nobody reads: the write never finishes.
