@@ -35,6 +35,9 @@ export function deadlineAfter(ms: number): { reached: Promise<void>; cancel: () 
   return { reached, cancel };
 }
 
+/** Signals this close to the first one are taken as the same request (one Ctrl-C seen twice). */
+const SAME_SIGNAL_MS = 1000;
+
 /** Options of {@linkcode StopControl}. */
 export interface StopControlOptions {
   log: Logger;
@@ -48,7 +51,8 @@ export interface StopControlOptions {
 
 /**
  * Listens for SIGINT, SIGTERM and SIGHUP from construction to {@linkcode StopControl.dispose}.
- * The first SIGINT/SIGTERM requests a stop; a second one forces it; SIGHUP asks for a reload.
+ * The first SIGINT/SIGTERM requests a stop; a second one, a second or more later, forces it;
+ * SIGHUP asks for a reload.
  */
 export class StopControl {
   /** Resolves with the reason once a stop is requested. */
@@ -58,6 +62,7 @@ export class StopControl {
   #options: StopControlOptions;
   #handlers: [Deno.Signal, () => void][];
   #cancelDuration: () => void = () => {};
+  #firstSignalAt = -Infinity;
   #onAbort = () => {
     const reason = this.#options.signal?.reason;
     this.request(typeof reason === "string" ? reason : "aborted");
@@ -67,12 +72,16 @@ export class StopControl {
     this.#options = options;
     this.requested = new Promise((resolve) => (this.#resolve = resolve));
     const stopOn = (name: string) => () => {
-      if (this.#reason !== null) {
-        options.log.warn("second signal: stopping at once", { signal: name });
-        options.onForce?.(name);
+      if (this.#reason === null) {
+        this.#firstSignalAt = performance.now();
+        this.request(name);
         return;
       }
-      this.request(name);
+      // One Ctrl-C can arrive twice (the terminal signals the whole process group, and a task
+      // runner passes it on too): only a signal a moment after the first one forces the stop.
+      if (performance.now() - this.#firstSignalAt < SAME_SIGNAL_MS) return;
+      options.log.warn("second signal: stopping at once", { signal: name });
+      options.onForce?.(name);
     };
     this.#handlers = [
       ["SIGINT", stopOn("SIGINT")],

@@ -308,31 +308,48 @@ Deno.test("reliability - SIGTERM while nvidia-smi hangs at start stops at once a
   }
 });
 
-Deno.test("reliability - two SIGTERMs in a row stop at once, with no child left and no signal death", async () => {
+Deno.test("reliability - one signal seen twice stops cleanly; a second one later forces the stop", async () => {
   const dir = await Deno.makeTempDir();
   const video = `${dir}/marker-double-signal.mp4`;
   await new Deno.Command("ffmpeg", {
     args: ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2", video],
   }).output();
-  const port = freePort();
-  const exporter = startExporter(baseArgs(port, ["--source", `c=${video}`, "--loop"]));
-  try {
-    await pollUntil(
-      `http://127.0.0.1:${port}/metrics`,
-      (t) => (sampleValue(t, "pose_frames_total", { stream_id: "c" }) ?? 0) > 0,
+  for (const gapMs of [50, 1500]) {
+    const port = freePort();
+    const results = `${dir}/out-${gapMs}.jsonl`;
+    const exporter = startExporter(
+      baseArgs(port, ["--source", `c=${video}`, "--loop", "--results", results]),
     );
-    exporter.child.kill("SIGTERM");
-    await new Promise((r) => setTimeout(r, 50));
-    exporter.child.kill("SIGTERM");
-    const { code, stderr } = await exporter.done;
-    assert(code === 0 || code === 1, `exit ${code}: not killed by the second signal`);
-    assertEquals(lastLog(stderr).msg, "stopped");
-    await new Promise((r) => setTimeout(r, 500));
-    assertEquals(await processesMentioning("marker-double-signal"), [], "no ffmpeg left behind");
-  } finally {
-    await forceStop(exporter);
-    await Deno.remove(dir, { recursive: true });
+    try {
+      await pollUntil(
+        `http://127.0.0.1:${port}/metrics`,
+        (t) => (sampleValue(t, "pose_frames_total", { stream_id: "c" }) ?? 0) > 0,
+      );
+      exporter.child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, gapMs));
+      try {
+        exporter.child.kill("SIGTERM");
+      } catch {
+        // It had already stopped.
+      }
+      const { code, stderr } = await exporter.done;
+      const last = lastLog(stderr);
+      assertEquals(last.msg, "stopped");
+      if (gapMs < 1000) {
+        // A Ctrl-C reaches the process group and is passed on by task runners: one request.
+        assertEquals(code, 0, stderr.slice(-1500));
+        assertEquals(last.forced, undefined, "50 ms apart: the same stop request");
+        assertEquals(last.frames, (await readLines(results)).length);
+      } else {
+        assert(code === 0 || code === 1, `exit ${code}: not killed by the second signal`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      assertEquals(await processesMentioning("marker-double-signal"), [], "no ffmpeg left behind");
+    } finally {
+      await forceStop(exporter);
+    }
   }
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("reliability - a --duration beyond a timer's range does not fire at once", async () => {
@@ -383,5 +400,46 @@ Deno.test("reliability - a signal in the first moments of start-up is honoured, 
     assert(logs.some((l) => l.msg === "stopping" && l.reason === "SIGINT"), stderr);
   } finally {
     await forceStop(exporter);
+  }
+});
+
+Deno.test("reliability - a second SIGTERM during a slow stop forces it at once", async () => {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...EXPORTER_PERMISSIONS,
+      new URL("main.ts", ROOT).pathname,
+      ...baseArgs(port, ["--streams", "2", "--results", "-", "--stop-timeout-s", "60"]),
+    ],
+    cwd: ROOT.pathname,
+    stdout: "piped", // never read: the stop waits on the results writer
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  try {
+    await waitForFrames(port, 400);
+    child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 1500));
+    const started = performance.now();
+    child.kill("SIGTERM");
+    const status = await child.status;
+    const seconds = (performance.now() - started) / 1000;
+    assert(seconds < 5, `the second signal stopped it in ${seconds.toFixed(1)} s, not 60`);
+    const last = jsonLogs(await stderr).at(-1);
+    assertEquals([last.msg, last.forced], ["stopped", true]);
+    assert(last.results_lost > 0, "lines not written are counted");
+    assertEquals(status.code, 1);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await child.stdout.cancel();
+    await child.status;
+    await stderr;
   }
 });
