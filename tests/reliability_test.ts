@@ -58,6 +58,38 @@ async function waitForFrames(port: number, frames: number): Promise<void> {
   );
 }
 
+/**
+ * Starts the exporter with `--results -` on a stdout pipe that is never read: once the pipe's
+ * buffer is full, writes wait, as with `… --results - | sleep 100`.
+ */
+function startWithStalledResults(port: number, stopTimeoutS: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...EXPORTER_PERMISSIONS,
+      new URL("main.ts", ROOT).pathname,
+      ...baseArgs(port, ["--streams", "2", "--results", "-", "--stop-timeout-s", stopTimeoutS]),
+    ],
+    cwd: ROOT.pathname,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stop = async () => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await child.stdout.cancel();
+    await child.status;
+    await stderr;
+  };
+  return { child, stderr, stop };
+}
+
 async function canMountTmpfs(dir: string): Promise<boolean> {
   const out = await new Deno.Command("mount", {
     args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir],
@@ -204,20 +236,7 @@ Deno.test("reliability - truncation (copytruncate) and rotation by rename + SIGH
 
 Deno.test("reliability - a stalled --results - consumer cannot hold the stop past its deadline", async () => {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...EXPORTER_PERMISSIONS,
-      new URL("main.ts", ROOT).pathname,
-      ...baseArgs(port, ["--streams", "2", "--results", "-", "--stop-timeout-s", "2"]),
-    ],
-    cwd: ROOT.pathname,
-    stdout: "piped", // never read: the pipe fills and writes block, as with `| sleep 100`
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
+  const { child, stderr, stop } = startWithStalledResults(port, "2");
   try {
     await waitForFrames(port, 400);
     const started = performance.now();
@@ -235,14 +254,7 @@ Deno.test("reliability - a stalled --results - consumer cannot hold the stop pas
     assert(last.results_lost > 0, "the lines that could not be written are counted");
     assertEquals(status.code, 1);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited
-    }
-    await child.stdout.cancel();
-    await child.status;
-    await stderr;
+    await stop();
   }
 });
 
@@ -405,20 +417,7 @@ Deno.test("reliability - a signal in the first moments of start-up is honoured, 
 
 Deno.test("reliability - a second SIGTERM during a slow stop forces it at once", async () => {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...EXPORTER_PERMISSIONS,
-      new URL("main.ts", ROOT).pathname,
-      ...baseArgs(port, ["--streams", "2", "--results", "-", "--stop-timeout-s", "60"]),
-    ],
-    cwd: ROOT.pathname,
-    stdout: "piped", // never read: the stop waits on the results writer
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
+  const { child, stderr, stop } = startWithStalledResults(port, "60");
   try {
     await waitForFrames(port, 400);
     child.kill("SIGTERM");
@@ -433,13 +432,6 @@ Deno.test("reliability - a second SIGTERM during a slow stop forces it at once",
     assert(last.results_lost > 0, "lines not written are counted");
     assertEquals(status.code, 1);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // exited
-    }
-    await child.stdout.cancel();
-    await child.status;
-    await stderr;
+    await stop();
   }
 });
