@@ -3,6 +3,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { FakeGpuState, h200 } from "./fakes/fake_gpu.ts";
+import { processesMentioning } from "./_media.ts";
 import {
   fixturePath,
   forceStop,
@@ -245,6 +246,9 @@ Deno.test("reload - an edit made while the exporter starts is applied once its s
       30_000,
     );
     assert((framesOf(text, "keep") ?? 0) > 0);
+    exporter.child.kill("SIGTERM");
+    assertEquals((await exporter.done).code, 0);
+    assertEquals(await processesMentioning(state.path), [], "no nvidia-smi left behind");
   } finally {
     await forceStop(exporter);
     await state.remove();
