@@ -1,8 +1,7 @@
 // pose-exporter healthcheck: asks a running exporter's /healthz and exits 0 on a 2xx answer
 // (the container image's HEALTHCHECK, which has no curl).
 
-import { parseArgs } from "node:util";
-import { describeFlagError, EXIT, parseWholeNumber } from "./_args.ts";
+import { EXIT, parseSubcommandFlags, parseWholeNumber } from "./_args.ts";
 
 /** The URL asked when --url is not given: the exporter's default listen port, on loopback. */
 export const DEFAULT_HEALTH_URL = "http://127.0.0.1:8000/healthz";
@@ -75,34 +74,21 @@ export async function probeHealth(url: string, timeoutMs: number): Promise<Healt
  * @returns 0 when the URL answered 2xx, 1 when not, 2 for bad flags
  */
 export async function healthcheckCommand(args: string[]): Promise<number> {
-  let url: string;
-  let timeoutMs: number;
-  try {
-    const { values } = parseArgs({
-      args,
-      options: {
-        url: { type: "string", default: DEFAULT_HEALTH_URL },
-        "timeout-ms": { type: "string", default: String(DEFAULT_HEALTH_TIMEOUT_MS) },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return EXIT.ok;
-    }
-    timeoutMs = parseWholeNumber("--timeout-ms", values["timeout-ms"], 1);
-    url = values.url;
+  const parsed = parseSubcommandFlags("healthcheck", args, {
+    flags: {
+      url: { type: "string", default: DEFAULT_HEALTH_URL },
+      "timeout-ms": { type: "string", default: String(DEFAULT_HEALTH_TIMEOUT_MS) },
+    },
+    usage: USAGE,
+  }, (values) => {
+    const url = String(values.url);
     if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
       throw new RangeError(`Invalid --url: ${JSON.stringify(url)} (an http:// or https:// URL)`);
     }
-  } catch (err) {
-    const message = err instanceof RangeError ? err.message : describeFlagError(err);
-    if (message === null) throw err;
-    console.error(`pose-exporter healthcheck: ${message} (see --help)`);
-    return EXIT.usage;
-  }
+    return { url, timeoutMs: parseWholeNumber("--timeout-ms", String(values["timeout-ms"]), 1) };
+  });
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { url, timeoutMs } = parsed.settings;
   const { ok, line } = await probeHealth(url, timeoutMs);
   if (ok) {
     console.log(`healthcheck: ${line}`);

@@ -1,8 +1,7 @@
 // pose-exporter selfcheck: loads ONNX Runtime as the exporter does, runs one batch of the built-in demo
 // model in the inference worker and prints a line per step; a failed step is one line and exit 1.
 
-import { parseArgs } from "node:util";
-import { describeFlagError, EXIT, parseWholeNumber } from "./_args.ts";
+import { EXIT, parseSubcommandFlags, parseWholeNumber } from "./_args.ts";
 import type { ProviderChoice } from "../config.ts";
 import { Logger } from "../log.ts";
 import { buildDemoModel } from "../pose/demo_model.ts";
@@ -190,36 +189,23 @@ export async function runSelfcheck(options: SelfcheckOptions = {}): Promise<void
  * @returns 0 when every step worked, 1 when one failed, 2 for bad flags
  */
 export async function selfcheckCommand(args: string[]): Promise<number> {
-  let provider: ProviderChoice;
-  let deviceId: number;
-  try {
-    const { values } = parseArgs({
-      args,
-      options: {
-        provider: { type: "string", default: "auto" },
-        device: { type: "string", default: "0" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return EXIT.ok;
-    }
-    if (!PROVIDERS.includes(values.provider as ProviderChoice)) {
+  const parsed = parseSubcommandFlags("selfcheck", args, {
+    flags: {
+      provider: { type: "string", default: "auto" },
+      device: { type: "string", default: "0" },
+    },
+    usage: USAGE,
+  }, (values) => {
+    const provider = String(values.provider) as ProviderChoice;
+    if (!PROVIDERS.includes(provider)) {
       throw new RangeError(
-        `Invalid --provider: ${JSON.stringify(values.provider)} (one of ${PROVIDERS.join(", ")})`,
+        `Invalid --provider: ${JSON.stringify(provider)} (one of ${PROVIDERS.join(", ")})`,
       );
     }
-    provider = values.provider as ProviderChoice;
-    deviceId = parseWholeNumber("--device", values.device, 0);
-  } catch (err) {
-    const message = err instanceof RangeError ? err.message : describeFlagError(err);
-    if (message === null) throw err;
-    console.error(`pose-exporter selfcheck: ${message} (see --help)`);
-    return EXIT.usage;
-  }
+    return { provider, deviceId: parseWholeNumber("--device", String(values.device), 0) };
+  });
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { provider, deviceId } = parsed.settings;
   try {
     await runSelfcheck({ provider, deviceId });
   } catch (err) {

@@ -70,14 +70,18 @@ export const LIVE_VIEW_PATHS = {
   snapshot: "/live/snapshot",
 } as const;
 
-interface Ready extends Snapshot {
-  token: number;
+/** A frame's identity, source size and poses: what a picture and a latest result share. */
+interface PosedFrame {
   streamId: string;
   seq: number;
   capturedAt: number;
   sourceWidth: number;
   sourceHeight: number;
   persons: readonly Person[];
+}
+
+interface Ready extends Snapshot, PosedFrame {
+  token: number;
 }
 
 interface Slot {
@@ -99,13 +103,7 @@ interface Slot {
   spare: Snapshot;
 }
 
-interface Latest {
-  streamId: string;
-  seq: number;
-  capturedAt: number;
-  sourceWidth: number;
-  sourceHeight: number;
-  persons: readonly Person[];
+interface Latest extends PosedFrame {
   /** When its result was written (clock of the live view). */
   seenAt: number;
 }
