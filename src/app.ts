@@ -196,7 +196,7 @@ class Exporter {
       return loaded.specs;
     } catch (err) {
       if (err instanceof SourcesFileError) {
-        throw new StartError(`Invalid sources file: ${err.problems.join("; ")}`, EXIT.usage);
+        throw new StartError(err.problems.join("; "), EXIT.usage);
       }
       throw err;
     }
