@@ -1,5 +1,6 @@
 // pose-exporter's entry point: picks the subcommand (the exporter when none is named) and runs it.
 
+import { reportFlagProblems } from "./src/cli/command_line.ts";
 import { ConfigError, parseConfig, usage } from "./src/config.ts";
 import { EXIT } from "./src/exit_codes.ts";
 import { Logger } from "./src/log.ts";
@@ -15,7 +16,7 @@ export type Subcommand = (args: string[]) => Promise<number>;
  * `(args) => Promise<number>` function and is loaded only when its name is given.
  */
 const SUBCOMMANDS: Record<string, () => Promise<Subcommand>> = {
-  doctor: async () => (await import("./src/doctor/doctor_command.ts")).doctorCommand,
+  doctor: async () => (await import("./src/commands/doctor.ts")).doctorCommand,
   selfcheck: async () => (await import("./src/commands/selfcheck.ts")).selfcheckCommand,
   healthcheck: async () => (await import("./src/commands/healthcheck.ts")).healthcheckCommand,
 };
@@ -45,10 +46,7 @@ async function runExporter(args: string[]): Promise<number> {
   } catch (err) {
     releaseEarly();
     if (!(err instanceof ConfigError)) throw err;
-    const lines = err.problems.map((p) => `pose-exporter: ${p}`);
-    lines.push("Run with --help for the flags.");
-    Deno.stderr.writeSync(encoder.encode(lines.join("\n") + "\n"));
-    return EXIT.usage;
+    return reportFlagProblems(null, err.problems);
   }
   if (config.help) {
     releaseEarly();

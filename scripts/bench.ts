@@ -1,6 +1,7 @@
 // deno task bench: the pipeline against raw ONNX Runtime, and the metrics path against plain prom-client,
 // as ratios measured in one run. Prints a table, and as its last stdout line one JSON object.
 
+import type { Provider, ProviderChoice } from "../src/pose/provider.ts";
 import { parseArgs } from "node:util";
 import process from "node:process";
 import * as ort from "onnxruntime-node";
@@ -11,6 +12,7 @@ import { type InferenceRunner, sessionOptions } from "../src/pose/inference.ts";
 import { batchShapes } from "../src/pose/batch_shapes.ts";
 import { createWorkerRunner } from "../src/pose/worker_runner.ts";
 import { Pipeline } from "../src/pipeline/pipeline.ts";
+import { StreamRoster } from "../src/streams/roster.ts";
 import type { PoseProcessor } from "../src/pipeline/processor.ts";
 import { resolveSourceArgs } from "../src/sources/source_uri.ts";
 import { renderSyntheticCycle, SyntheticSource } from "../src/sources/synthetic_source.ts";
@@ -35,7 +37,7 @@ import {
 } from "../src/metrics/definitions.ts";
 import { Logger } from "../src/log.ts";
 import { NvidiaSmiReader } from "../src/gpu/nvidia_smi.ts";
-import { defaultInferenceThreads, type ProviderChoice } from "../src/config.ts";
+import { defaultInferenceThreads } from "../src/config.ts";
 
 const encoder = new TextEncoder();
 const QUIET = new Logger({ writer: { writeLine: () => {} } });
@@ -130,7 +132,7 @@ function quantile(sorted: number[], q: number): number {
 /** Phase 1: the bare InferenceSession.run loop, same model, provider, batch and uint8 input, for `frames` frames. */
 async function measureRaw(
   model: PreparedModel,
-  provider: "cuda" | "cpu",
+  provider: Provider,
   o: BenchOptions,
   frames: number,
 ): Promise<number> {
@@ -165,7 +167,7 @@ async function measureRaw(
 async function measureJsConversion(
   original: Uint8Array,
   model: PreparedModel,
-  provider: "cuda" | "cpu",
+  provider: Provider,
   o: BenchOptions,
 ): Promise<number | null> {
   const inputName = "images";
@@ -224,23 +226,31 @@ interface BenchPipeline {
  * Starts the exporter's own wiring ({@linkcode Pipeline}, as the exporter builds it): synthetic
  * sources at FPS 0 -> batcher -> inference and decoding in the worker -> metrics.
  */
-function startPipeline(
+async function startPipeline(
   model: PreparedModel,
   runner: InferenceRunner,
   streams: number,
-): BenchPipeline {
+): Promise<BenchPipeline> {
   const metrics = new PoseMetrics([], { batchShapes: runner.shapes });
+  let roster: StreamRoster | null = null;
   const pipeline = new Pipeline({
     runner,
     metrics,
     log: QUIET,
     batchTimeoutMs: 20,
     queueFrames: 4,
-    createSource: (spec, lifecycle) => {
+    streamId: (stream) => roster?.idOf(stream) ?? "",
+  });
+  roster = new StreamRoster({
+    sink: pipeline.intake,
+    metrics,
+    log: QUIET,
+    listeners: [metrics, pipeline],
+    createSource: ({ spec, index }) => {
       if (spec.kind !== "synthetic") throw new Error(`the bench runs synthetic sources only`);
       return new SyntheticSource({
         id: spec.id,
-        stream: lifecycle.stream,
+        stream: index,
         sourceWidth: spec.width,
         sourceHeight: spec.height,
         width: model.width,
@@ -249,12 +259,12 @@ function startPipeline(
       });
     },
   });
-  const loop = pipeline.processor.run();
+  const loop = pipeline.run();
   const { sources } = resolveSourceArgs(
     Array.from({ length: streams }, (_, i) => ({ text: `s${i}=synthetic@0`, origin: "bench" })),
   );
-  for (const spec of sources) pipeline.streams.add(spec);
-  const running = () => pipeline.streams.streams.map((s) => s.source);
+  await roster.apply({ specs: sources, decoders: new Map() });
+  const running = () => roster.streams.map((s) => s.source);
   return {
     metrics,
     processor: pipeline.processor,
@@ -264,7 +274,7 @@ function startPipeline(
       while (pipeline.batcher.size > 0) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 200));
     },
-    resume: () => running().forEach((s) => s.start(pipeline.batcher)),
+    resume: () => running().forEach((s) => s.start(pipeline.intake)),
     stop: async () => {
       await Promise.all(running().map((s) => s.stop()));
       pipeline.stopIntake();
@@ -280,7 +290,7 @@ async function measurePipeline(
   o: BenchOptions,
   frames: number,
 ): Promise<number> {
-  const pipeline = startPipeline(model, runner, o.streams);
+  const pipeline = await startPipeline(model, runner, o.streams);
   await new Promise((r) => setTimeout(r, WARM_UP_MS));
   const start = pipeline.processor.processed;
   const started = performance.now();
@@ -384,7 +394,7 @@ async function fpsWhile(
 
 /** Phase 3: scrape latency of the exporter and of plain prom-client, and the pipeline's fps with and without scraping. */
 async function measureScrape(model: PreparedModel, runner: InferenceRunner, o: BenchOptions) {
-  const pipeline = startPipeline(model, runner, o.scrapeStreams);
+  const pipeline = await startPipeline(model, runner, o.scrapeStreams);
   const ids = pipeline.ids;
   // Both registries hold a full window: 30 fps x 60 s of latency samples per stream.
   const samples = 1800;

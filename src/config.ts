@@ -1,13 +1,16 @@
 // Command-line flags and environment variables resolved into one typed, validated Config.
 //
-// Every flag is one entry of FLAGS: its name, value kind, default, range or choices and help.
-// Its environment variable is derived from the name (POSE_EXPORTER_<NAME>).
+// Every flag is one entry of FLAGS: its name, value kind, default, range or choices and help. Its
+// environment variable is derived from the name (POSE_EXPORTER_<NAME>). The parsing and the --help
+// layout are src/cli/'s, shared with every subcommand.
 
-import { parseArgs } from "node:util";
+import { FlagError, type FlagSpec, FlagValues, HELP_FLAG } from "./cli/flags.ts";
+import { renderUsage } from "./cli/usage.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import { resolveSourceArgs, type SourceArg, type SourceSpec } from "./sources/source_uri.ts";
 
 export type { SourceSpec };
+export type { FlagKind, FlagSpec } from "./cli/flags.ts";
 
 /** Which ONNX Runtime execution provider to use. */
 export type ProviderChoice = "auto" | "cuda" | "cpu";
@@ -96,35 +99,20 @@ export interface Config {
   version: boolean;
 }
 
-/** Thrown when flags or environment variables are invalid; lists every problem found. */
-export class ConfigError extends Error {
-  /** One message per bad flag or value. */
-  readonly problems: string[];
-
+/**
+ * Thrown by {@linkcode parseConfig} when flags or environment variables are invalid; lists every
+ * problem found (a {@linkcode FlagError}, as every command's bad flags are).
+ */
+export class ConfigError extends FlagError {
+  /**
+   * Collects the problems into one error, its message one problem a line.
+   *
+   * @param problems one message per bad flag or value
+   */
   constructor(problems: string[]) {
-    super(problems.join("\n"));
+    super(problems);
     this.name = "ConfigError";
-    this.problems = problems;
   }
-}
-
-/** The kinds of flag value, each validated in its own way. */
-export type FlagKind = "string" | "list" | "boolean" | "number" | "integer" | "choice";
-
-/** One flag: everything about it in one place. */
-export interface FlagSpec {
-  name: string;
-  kind: FlagKind;
-  /** The value placeholder shown in --help. */
-  arg?: string;
-  /** The default as text; absent means "not set" (null in the Config). */
-  default?: string;
-  /** Inclusive range of a number or integer flag. */
-  min?: number;
-  max?: number;
-  /** The accepted values of a choice flag. */
-  choices?: readonly string[];
-  help: string;
 }
 
 const SOURCE_KINDS = "a file, file://, rtsp(s)://, http(s)://, v4l2:/dev/videoN, " +
@@ -489,7 +477,7 @@ export const FLAGS: readonly FlagSpec[] = [
     max: 3600,
     help: "interval of status log lines when there is no live status",
   },
-  { name: "help", kind: "boolean", help: "print this help and exit" },
+  HELP_FLAG,
   { name: "version", kind: "boolean", help: "print the version and exit" },
 ];
 
@@ -505,204 +493,49 @@ export function envNameOf(flag: string): string {
   return "POSE_EXPORTER_" + flag.toUpperCase().replaceAll("-", "_");
 }
 
-function rangeText(flag: FlagSpec): string {
-  if (flag.min === undefined) return "";
-  return flag.max !== undefined ? `${flag.min}..${flag.max}` : `>= ${flag.min}`;
+/**
+ * The entry of {@linkcode FLAGS} for one flag, for a subcommand that takes the same flag.
+ *
+ * @param name the flag, without `--`
+ * @returns its entry
+ * @throws {TypeError} when the exporter has no such flag
+ */
+export function exporterFlag<Name extends string>(name: Name): FlagSpec<Name> {
+  const spec = FLAGS.find((f) => f.name === name);
+  if (spec === undefined) throw new TypeError(`The exporter has no flag --${name}`);
+  return { ...spec, name };
 }
 
 /**
  * Renders the --help text from {@linkcode FLAGS}.
  *
  * @param subcommands names of the subcommands besides the exporter, listed under the usage line
+ * @returns the text, without a final newline
  */
 export function usage(subcommands: readonly string[] = []): string {
-  const lines = [
-    "Usage: pose-exporter [flags]",
-    ...(subcommands.length > 0
-      ? [`       pose-exporter ${subcommands.join("|")} [flags]   (each has its own --help)`]
-      : []),
-    "",
-    "Runs multi-person pose estimation on video streams and serves Prometheus metrics.",
-    "Every flag can also be set by an environment variable, e.g. --batch-size as " +
-    "POSE_EXPORTER_BATCH_SIZE=16 and --loop as POSE_EXPORTER_LOOP=1; flags win.",
-    "",
-    "Flags:",
-  ];
-  for (const flag of FLAGS) {
-    const left = `  --${flag.name}${flag.arg ? " " + flag.arg : ""}`;
-    const extras = [
-      flag.default !== undefined ? `default ${flag.default}` : "",
-      flag.kind === "number" || flag.kind === "integer" ? rangeText(flag) : "",
-    ].filter((e) => e !== "");
-    const tail = extras.length > 0 ? ` (${extras.join("; ")})` : "";
-    lines.push(`${left.padEnd(38)} ${flag.help}${tail}`);
-  }
-  lines.push(
-    "",
-    "Example: pose-exporter --model yolo11n-pose.onnx --source cam1=rtsp://10.0.0.5/stream1 " +
+  return renderUsage({
+    synopsis: [
+      "pose-exporter [flags]",
+      ...(subcommands.length > 0
+        ? [`pose-exporter ${subcommands.join("|")} [flags]   (each has its own --help)`]
+        : []),
+    ],
+    about: [
+      "Runs multi-person pose estimation on video streams and serves Prometheus metrics.",
+      "Every flag can also be set by an environment variable, e.g. --batch-size as " +
+      "POSE_EXPORTER_BATCH_SIZE=16 and --loop as POSE_EXPORTER_LOOP=1; flags win.",
+    ],
+    flags: FLAGS,
+    notes: [
+      "Example: pose-exporter --model yolo11n-pose.onnx --source cam1=rtsp://10.0.0.5/stream1 " +
       "--source lobby=./lobby.mp4 --loop",
-  );
-  return lines.join("\n");
-}
-
-type RawValue = string | boolean | string[];
-
-function readRaw(args: string[], problems: string[]): Map<string, RawValue> {
-  const specs = new Map(FLAGS.map((f) => [f.name, f]));
-  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {};
-  for (const f of FLAGS) {
-    options[f.name] = { type: f.kind === "boolean" ? "boolean" : "string", multiple: false };
-  }
-  const { tokens } = parseArgs({
-    args,
-    options,
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
+    ],
+    column: 38,
   });
-  const raw = new Map<string, RawValue>();
-  for (const token of tokens ?? []) {
-    if (token.kind === "positional") {
-      problems.push(`Unexpected argument: ${JSON.stringify(token.value)} (flags start with --)`);
-      continue;
-    }
-    if (token.kind !== "option") continue;
-    // -h is the one short flag, as most tools take it.
-    const spec = specs.get(token.rawName === "-h" ? "help" : token.name);
-    if (!spec) {
-      problems.push(`Unknown flag: ${token.rawName} (see --help)`);
-      continue;
-    }
-    if (spec.kind === "boolean") {
-      if (token.value !== undefined) {
-        problems.push(`Flag --${spec.name} takes no value: ${JSON.stringify(token.value)}`);
-      }
-      raw.set(spec.name, true);
-      continue;
-    }
-    if (token.value === undefined) {
-      problems.push(`Flag --${spec.name} needs a value: ${spec.arg ?? "VALUE"}`);
-      continue;
-    }
-    if (spec.kind === "list") {
-      const list = (raw.get(spec.name) as string[] | undefined) ?? [];
-      list.push(token.value);
-      raw.set(spec.name, list);
-    } else {
-      raw.set(spec.name, token.value);
-    }
-  }
-  return raw;
 }
 
-const TRUE_WORDS = ["1", "true", "yes", "on"];
-const FALSE_WORDS = ["0", "false", "no", "off"];
-
-/** Reads each flag's value from the command line, else its environment variable, else its default. */
-class Resolver {
-  readonly problems: string[];
-  #raw: Map<string, RawValue>;
-  #env: Record<string, string | undefined>;
-  #specs = new Map(FLAGS.map((f) => [f.name, f]));
-
-  constructor(
-    raw: Map<string, RawValue>,
-    env: Record<string, string | undefined>,
-    problems: string[],
-  ) {
-    this.#raw = raw;
-    this.#env = env;
-    this.problems = problems;
-  }
-
-  #spec(name: string, kinds: readonly FlagKind[]): FlagSpec {
-    const spec = this.#specs.get(name);
-    if (spec === undefined || !kinds.includes(spec.kind)) {
-      throw new TypeError(`--${name} is not a ${kinds.join("/")} flag in FLAGS`);
-    }
-    return spec;
-  }
-
-  /** The flag's text and where it came from, for messages; the default when it was not given. */
-  text(name: string): { value: string | undefined; origin: string } {
-    const raw = this.#raw.get(name);
-    if (typeof raw === "string") return { value: raw, origin: `--${name}` };
-    const envValue = this.#env[envNameOf(name)];
-    if (envValue !== undefined && envValue !== "") {
-      return { value: envValue, origin: `${envNameOf(name)} (for --${name})` };
-    }
-    return { value: this.#specs.get(name)?.default, origin: `--${name}` };
-  }
-
-  string(name: string): string | null {
-    this.#spec(name, ["string"]);
-    const { value, origin } = this.text(name);
-    if (value === "") this.problems.push(`Invalid ${origin}: the value is empty`);
-    return value ?? null;
-  }
-
-  /** A number or integer flag within its range; null when it has no value and no default. */
-  number(name: string): number | null {
-    const spec = this.#spec(name, ["number", "integer"]);
-    const { value, origin } = this.text(name);
-    if (value === undefined) return null;
-    const parsed = Number(value);
-    const integer = spec.kind === "integer";
-    if (
-      value.trim() === "" || !Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)) ||
-      (spec.min !== undefined && parsed < spec.min) || (spec.max !== undefined && parsed > spec.max)
-    ) {
-      this.problems.push(
-        `Invalid ${origin}: ${JSON.stringify(value)} is not ${
-          integer ? "an integer" : "a number"
-        } in ${rangeText(spec)}`,
-      );
-      return spec.min ?? 0;
-    }
-    return parsed;
-  }
-
-  /** A number flag that has a default, so never null. */
-  required(name: string): number {
-    return this.number(name) ?? 0;
-  }
-
-  choice<T extends string>(name: string): T {
-    const spec = this.#spec(name, ["choice"]);
-    const choices = spec.choices ?? [];
-    const { value, origin } = this.text(name);
-    if (value !== undefined && choices.includes(value)) return value as T;
-    this.problems.push(
-      `Invalid ${origin}: ${JSON.stringify(value ?? "")} is not one of ${choices.join(", ")}`,
-    );
-    return choices[0] as T;
-  }
-
-  /** A boolean flag: given on the command line, or its variable set to 1/true/yes/on (0/false/no/off). */
-  bool(name: string): boolean {
-    this.#spec(name, ["boolean"]);
-    if (this.#raw.get(name) === true) return true;
-    const envValue = this.#env[envNameOf(name)];
-    if (envValue === undefined || envValue === "") return false;
-    const word = envValue.trim().toLowerCase();
-    if (TRUE_WORDS.includes(word)) return true;
-    if (!FALSE_WORDS.includes(word)) {
-      this.problems.push(
-        `Invalid ${envNameOf(name)} (for --${name}): ${JSON.stringify(envValue)} is not one of ` +
-          `${TRUE_WORDS.join(", ")} or ${FALSE_WORDS.join(", ")}`,
-      );
-    }
-    return false;
-  }
-
-  list(name: string): string[] {
-    this.#spec(name, ["list"]);
-    const raw = this.#raw.get(name);
-    if (Array.isArray(raw)) return raw;
-    const envValue = this.#env[envNameOf(name)];
-    return envValue ? envValue.split(",").map((s) => s.trim()).filter((s) => s !== "") : [];
-  }
-}
+/** The exporter's table as it is parsed: each flag settable by its POSE_EXPORTER_* variable. */
+const EXPORTER_FLAGS: readonly FlagSpec[] = FLAGS.map((f) => ({ ...f, env: envNameOf(f.name) }));
 
 /** Parses `HOST:PORT` (IPv6 in brackets); throws a message naming the value when it is not one. */
 export function parseListenAddress(value: string): ListenAddress {
@@ -714,7 +547,7 @@ export function parseListenAddress(value: string): ListenAddress {
   return { hostname: match[1] ?? match[2] ?? "", port };
 }
 
-function resolveSources(r: Resolver): { sources: SourceSpec[]; sourceArgs: SourceArg[] } {
+function resolveSources(r: FlagValues): { sources: SourceSpec[]; sourceArgs: SourceArg[] } {
   const sourceArgs: SourceArg[] = r.list("source").map((text) => ({
     text,
     origin: `--source ${JSON.stringify(text)}`,
@@ -728,7 +561,7 @@ function resolveSources(r: Resolver): { sources: SourceSpec[]; sourceArgs: Sourc
   return { sources, sourceArgs };
 }
 
-function resolveListen(r: Resolver): ListenAddress {
+function resolveListen(r: FlagValues): ListenAddress {
   const { value, origin } = r.text("listen");
   try {
     return parseListenAddress(value ?? "");
@@ -750,9 +583,8 @@ function resolveListen(r: Resolver): ListenAddress {
  * @throws {ConfigError} naming every bad flag and value
  */
 export function parseConfig(args: string[], env: Record<string, string | undefined> = {}): Config {
-  const problems: string[] = [];
-  const raw = readRaw(args[0] === "--" ? args.slice(1) : args, problems);
-  const r = new Resolver(raw, env, problems);
+  const r = new FlagValues(EXPORTER_FLAGS, args, { env });
+  const problems = r.problems;
   const help = r.bool("help");
   const version = r.bool("version");
   if (r.bool("realtime") && r.bool("no-realtime")) {

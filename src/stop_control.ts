@@ -45,8 +45,6 @@ export interface StopControlOptions {
   signal?: AbortSignal;
   /** Called on SIGHUP. */
   onReload?: () => void;
-  /** Called on a second SIGINT/SIGTERM while a stop is under way: stop at once. */
-  onForce?: (signal: string) => void;
 }
 
 /**
@@ -57,7 +55,13 @@ export interface StopControlOptions {
 export class StopControl {
   /** Resolves with the reason once a stop is requested. */
   readonly requested: Promise<string>;
+  /**
+   * Resolves with the signal's name on a second SIGINT/SIGTERM while a stop is under way: the
+   * stop is to finish at once.
+   */
+  readonly forced: Promise<string>;
   #resolve: (reason: string) => void = () => {};
+  #force: (signal: string) => void = () => {};
   #reason: string | null = null;
   #options: StopControlOptions;
   #handlers: [Deno.Signal, () => void][];
@@ -71,6 +75,7 @@ export class StopControl {
   constructor(options: StopControlOptions) {
     this.#options = options;
     this.requested = new Promise((resolve) => (this.#resolve = resolve));
+    this.forced = new Promise((resolve) => (this.#force = resolve));
     const stopOn = (name: string) => () => {
       if (this.#reason === null) {
         this.#firstSignalAt = performance.now();
@@ -81,7 +86,7 @@ export class StopControl {
       // runner passes it on too): only a signal a moment after the first one forces the stop.
       if (performance.now() - this.#firstSignalAt < SAME_SIGNAL_MS) return;
       options.log.warn("second signal: stopping at once", { signal: name });
-      options.onForce?.(name);
+      this.#force(name);
     };
     this.#handlers = [
       ["SIGINT", stopOn("SIGINT")],

@@ -26,7 +26,8 @@ Deno.test("cli - a bad flag exits 2 with a message naming it", async () => {
   ]);
   assertEquals(code, 2);
   assert(stderr.includes('Invalid --batch-size: "many"'), stderr);
-  assert(stderr.includes("Unknown flag: --frobnicate"), stderr);
+  assert(stderr.includes("pose-exporter: Unknown flag: --frobnicate (see --help)"), stderr);
+  assert(stderr.endsWith("\nRun with --help for the flags.\n"), stderr);
   assert(!stderr.includes("    at "), "no stack trace");
 });
 

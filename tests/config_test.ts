@@ -1,8 +1,10 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { FlagError } from "../src/cli/flags.ts";
 import {
   ConfigError,
   defaultInferenceThreads,
   envNameOf,
+  exporterFlag,
   FLAGS,
   parseConfig,
   parseListenAddress,
@@ -296,4 +298,29 @@ Deno.test("FLAGS: every number flag has its range and every choice flag its choi
 
 Deno.test("parseConfig() takes a --duration beyond a timer's 24.8 days", () => {
   assertEquals(parseConfig(["--streams", "1", "--duration", "3000000"]).durationSeconds, 3000000);
+});
+
+Deno.test("parseConfig() throws a ConfigError that is the FlagError every command's bad flags are", () => {
+  assertThrows(
+    () => parseConfig(["--streams", "x"]),
+    FlagError,
+    '"x" is not an integer in 0..1024',
+  );
+  assertEquals(new ConfigError(["a"]).name, "ConfigError");
+});
+
+Deno.test("exporterFlag() gives FLAGS' entry, for a subcommand that takes the same flag", () => {
+  assertEquals(exporterFlag("device"), FLAGS.find((f) => f.name === "device"));
+  assertThrows(() => exporterFlag("nope"), TypeError, "--nope");
+});
+
+Deno.test("usage() takes each default, range and choice from FLAGS, and -h for --help", () => {
+  const lines = usage(["doctor"]).split("\n");
+  for (const flag of FLAGS) {
+    const line = lines.find((l) => new RegExp(`^  (-h, )?--${flag.name}( |$)`).test(l));
+    assert(line !== undefined, `--${flag.name} has a line`);
+    if (flag.default !== undefined) assert(line.includes(`default ${flag.default}`), line);
+  }
+  assert(lines[1]!.includes("pose-exporter doctor [flags]"), lines[1]);
+  assert(lines.includes("  -h, --help                           print this help and exit"));
 });

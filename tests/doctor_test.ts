@@ -35,13 +35,13 @@ const DOCTOR_PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--all
 /** No Grafana credentials from the environment of whoever runs the tests. */
 const NO_CREDENTIALS = { GRAFANA_TOKEN: "", GRAFANA_ADMIN_USER: "", GRAFANA_ADMIN_PASSWORD: "" };
 
-/** Runs `pose-exporter doctor` (its command module, as main.ts does) to completion. */
+/** Runs `pose-exporter doctor` (main.ts, as `deno task doctor` does) to completion. */
 async function runDoctorCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...DOCTOR_PERMISSIONS, "src/doctor/doctor_command.ts", ...args],
+    args: ["run", ...DOCTOR_PERMISSIONS, "main.ts", "doctor", ...args],
     cwd: ROOT.pathname,
     stdin: "null",
     stdout: "piped",
@@ -853,14 +853,31 @@ Deno.test("doctor - real exporter and Prometheus: exit 0 when scraped, the broke
       },
     );
 
-    await t.step("bad flags exit 2", async () => {
-      const out = await runDoctorCli(["--timeout-ms", "soon"]);
+    await t.step("bad flags exit 2, naming flag and value", async () => {
+      const out = await runDoctorCli(["--timeout-ms", "soon", "--exporter", "ftp://x"]);
       assertEquals(out.code, 2);
-      assert(
-        out.stderr.includes("Invalid --timeout-ms: not a positive whole number: soon"),
-        out.stderr,
-      );
+      assertEquals(out.stderr.split("\n"), [
+        'pose-exporter doctor: Invalid --exporter: "ftp://x" is not an http(s) URL',
+        'pose-exporter doctor: Invalid --timeout-ms: "soon" is not an integer in 1..600000',
+        "Run with --help for the flags.",
+        "",
+      ]);
     });
+
+    await t.step(
+      "POSE_EXPORTER_LISTEN places the exporter checked, as it places the exporter",
+      async () => {
+        const out = await runDoctorCli(
+          ["--prometheus", `http://127.0.0.1:${freePort()}`, "--timeout-ms", "2000"],
+          { POSE_EXPORTER_LISTEN: `0.0.0.0:${new URL(exporterUrl).port}` },
+        );
+        assertEquals(out.code, 1, out.stderr);
+        assert(
+          line(out.stdout, "ok   exporter metrics: ").includes(`${exporterUrl}/metrics answered`),
+          out.stdout,
+        );
+      },
+    );
   } finally {
     await prometheus?.stop();
     exporter.child.kill("SIGTERM");

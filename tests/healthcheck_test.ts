@@ -2,7 +2,10 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { freePort, runExporter } from "./_helpers.ts";
+import { flagProblemLines } from "../src/cli/command_line.ts";
+import { exporterOrigin } from "../src/commands/_exporter_url.ts";
 import { healthcheckCommand, probeHealth } from "../src/commands/healthcheck.ts";
+import { EXIT } from "../src/exit_codes.ts";
 
 /** A loopback server answering `handler`; `close` also releases requests left hanging. */
 function serve(handler: (req: Request) => Response | Promise<Response>) {
@@ -11,15 +14,15 @@ function serve(handler: (req: Request) => Response | Promise<Response>) {
   return { url: `http://127.0.0.1:${port}/healthz`, close: () => server.shutdown() };
 }
 
-/** Runs `healthcheckCommand(args)`, collecting what it prints. */
-async function healthcheck(args: string[]) {
+/** Runs `healthcheckCommand(args, env)`, collecting what it prints. */
+async function healthcheck(args: string[], env: Record<string, string> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const { log, error } = console;
   console.log = (line: string) => out.push(line);
   console.error = (line: string) => err.push(line);
   try {
-    return { code: await healthcheckCommand(args), out, err };
+    return { code: await healthcheckCommand(args, env), out, err };
   } finally {
     Object.assign(console, { log, error });
   }
@@ -77,28 +80,62 @@ Deno.test("probeHealth() gives up after the timeout", async () => {
   }
 });
 
-Deno.test("healthcheckCommand() refuses bad flags in one line naming the flag, exit 2", async () => {
+Deno.test("healthcheckCommand() refuses bad flags in the one form, naming flag and value, exit 2", async () => {
   const cases: [string[], string][] = [
-    [["--timeout-ms", "0"], 'Invalid --timeout-ms: "0" (a whole number, at least 1)'],
-    [["--timeout-ms", "soon"], 'Invalid --timeout-ms: "soon" (a whole number, at least 1)'],
-    [["--url", "ftp://x/healthz"], 'Invalid --url: "ftp://x/healthz" (an http:// or https:// URL)'],
-    [["--url"], "Missing value for --url"],
-    [["--nope"], "Unknown flag: --nope"],
-    [["extra"], "Unexpected argument: extra"],
+    [["--timeout-ms", "0"], 'Invalid --timeout-ms: "0" is not an integer in 1..600000'],
+    [["--timeout-ms", "soon"], 'Invalid --timeout-ms: "soon" is not an integer in 1..600000'],
+    [["--url", "ftp://x/healthz"], 'Invalid --url: "ftp://x/healthz" is not an http(s) URL'],
+    [["--url"], "Flag --url needs a value: URL"],
+    [["--nope"], "Unknown flag: --nope (see --help)"],
+    [["extra"], 'Unexpected argument: "extra" (flags start with --)'],
   ];
   for (const [args, message] of cases) {
     const { code, out, err } = await healthcheck(args);
-    assertEquals(code, 2, args.join(" "));
-    assertEquals(err, [`pose-exporter healthcheck: ${message} (see --help)`]);
+    assertEquals(code, EXIT.usage, args.join(" "));
+    assertEquals(err, [flagProblemLines("healthcheck", [message]).join("\n")]);
     assertEquals(out, []);
   }
 });
 
-Deno.test("healthcheckCommand() --help describes the flags", async () => {
+Deno.test("healthcheckCommand() asks where POSE_EXPORTER_LISTEN says the exporter listens", async () => {
+  const server = serve(() => new Response("ok\n"));
+  const port = new URL(server.url).port;
+  try {
+    const { code, out } = await healthcheck([], { POSE_EXPORTER_LISTEN: `0.0.0.0:${port}` });
+    assertEquals(code, EXIT.ok);
+    assertEquals(out, [`healthcheck: http://127.0.0.1:${port}/healthz: 200 OK`]);
+    const elsewhere = `127.0.0.1:${freePort()}`;
+    const wins = await healthcheck(["--url", server.url], { POSE_EXPORTER_LISTEN: elsewhere });
+    assertEquals([wins.code, wins.out], [EXIT.ok, [`healthcheck: ${server.url}: 200 OK`]]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("healthcheckCommand() refuses a bad POSE_EXPORTER_LISTEN, naming it and the flag, exit 2", async () => {
+  const { code, err } = await healthcheck([], { POSE_EXPORTER_LISTEN: "8000" });
+  assertEquals(code, EXIT.usage);
+  assertEquals(err, [
+    flagProblemLines("healthcheck", [
+      'Invalid POSE_EXPORTER_LISTEN (for --url): "8000" is not HOST:PORT with a port in 0..65535',
+    ]).join("\n"),
+  ]);
+});
+
+Deno.test("exporterOrigin() asks a wildcard listen address on loopback", () => {
+  assertEquals(exporterOrigin({ hostname: "0.0.0.0", port: 8000 }), "http://127.0.0.1:8000");
+  assertEquals(exporterOrigin({ hostname: "::", port: 8000 }), "http://[::1]:8000");
+  assertEquals(exporterOrigin({ hostname: "::1", port: 9 }), "http://[::1]:9");
+  assertEquals(exporterOrigin({ hostname: "10.0.0.5", port: 9 }), "http://10.0.0.5:9");
+});
+
+Deno.test("healthcheckCommand() --help describes the flags, their defaults and POSE_EXPORTER_LISTEN", async () => {
   const { code, out } = await healthcheck(["--help"]);
-  assertEquals(code, 0);
-  assert(out.join("\n").includes("--timeout-ms N"), out.join("\n"));
-  assert(out.join("\n").includes("http://127.0.0.1:8000/healthz"));
+  assertEquals(code, EXIT.ok);
+  const text = out.join("\n");
+  assert(text.includes("(default 2000; 1..600000)"), text);
+  assert(text.includes("(default http://127.0.0.1:8000/healthz)"), text);
+  assert(text.includes("POSE_EXPORTER_LISTEN"), text);
 });
 
 Deno.test("cli - pose-exporter healthcheck asks a running server", async () => {

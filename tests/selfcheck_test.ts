@@ -3,6 +3,8 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { runExporter } from "./_helpers.ts";
+import { flagProblemLines } from "../src/cli/command_line.ts";
+import { EXIT } from "../src/exit_codes.ts";
 import { missingCudaProviderFiles, ortNativeDir } from "../src/pose/ort_libraries.ts";
 
 Deno.test("cli - pose-exporter selfcheck --provider cpu loads ONNX Runtime and decodes the demo figures", async () => {
@@ -51,24 +53,27 @@ Deno.test({
   },
 });
 
-Deno.test("cli - pose-exporter selfcheck refuses bad flags in one line naming the flag, exit 2", async () => {
-  const cases: [string[], string][] = [
-    [["--provider", "gpu"], 'Invalid --provider: "gpu" (one of auto, cuda, cpu)'],
-    [["--device", "first"], 'Invalid --device: "first" (a whole number, at least 0)'],
-    [["--batch", "4"], "Unknown flag: --batch"],
+Deno.test("cli - pose-exporter selfcheck refuses bad flags in the one form, naming flag and value, exit 2", async () => {
+  const cases: [string[], string[]][] = [
+    [["--provider", "gpu"], ['Invalid --provider: "gpu" is not one of auto, cuda, cpu']],
+    [["--device", "first"], ['Invalid --device: "first" is not an integer in 0..255']],
+    [["--batch", "4"], [
+      "Unknown flag: --batch (see --help)",
+      'Unexpected argument: "4" (flags start with --)',
+    ]],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, messages] of cases) {
     const { code, stdout, stderr } = await runExporter(["selfcheck", ...args]);
-    assertEquals(code, 2, args.join(" "));
-    assertEquals(stderr, `pose-exporter selfcheck: ${message} (see --help)\n`);
+    assertEquals(code, EXIT.usage, args.join(" "));
+    assertEquals(stderr, flagProblemLines("selfcheck", messages).join("\n") + "\n");
     assertEquals(stdout, "");
   }
 });
 
 Deno.test("cli - pose-exporter selfcheck --help describes the check and its flags", async () => {
   const { code, stdout } = await runExporter(["selfcheck", "--help"]);
-  assertEquals(code, 0);
-  assert(
-    stdout.startsWith("Usage: pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N]"),
-  );
+  assertEquals(code, EXIT.ok);
+  assert(stdout.startsWith("Usage: pose-exporter selfcheck [flags]"), stdout);
+  assert(stdout.includes("--provider auto|cuda|cpu"), stdout);
+  assert(stdout.includes("(default 0; 0..255; env POSE_EXPORTER_DEVICE)"), stdout);
 });

@@ -1,21 +1,70 @@
 // pose-exporter healthcheck: asks a running exporter's /healthz and exits 0 on a 2xx answer
 // (the container image's HEALTHCHECK, which has no curl).
 
-import { EXIT, parseSubcommandFlags, parseWholeNumber } from "./_args.ts";
+import { type CommandSpec, PROGRAM, readCommandLine } from "../cli/command_line.ts";
+import { type FlagSpec, HELP_FLAG } from "../cli/flags.ts";
+import { renderUsage } from "../cli/usage.ts";
+import { EXIT } from "../exit_codes.ts";
+import { DEFAULT_EXPORTER_ORIGIN, exporterOriginFromEnv, LISTEN_ENV } from "./_exporter_url.ts";
 
-/** The URL asked when --url is not given: the exporter's default listen port, on loopback. */
-export const DEFAULT_HEALTH_URL = "http://127.0.0.1:8000/healthz";
-/** Milliseconds to wait for the answer when --timeout-ms is not given. */
-export const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
+/** The path asked on the exporter when --url is not given. */
+const HEALTH_PATH = "/healthz";
 
-const USAGE = `Usage: pose-exporter healthcheck [--url URL] [--timeout-ms N]
+/** The URL asked when neither --url nor POSE_EXPORTER_LISTEN is given: the default port, on loopback. */
+export const DEFAULT_HEALTH_URL = `${DEFAULT_EXPORTER_ORIGIN}${HEALTH_PATH}`;
 
-Asks a running exporter whether it is alive: exit 0 when the URL answers 2xx, else exit 1
-with one line saying what was seen (connection refused, the status code, a timeout).
+/** The flags of `pose-exporter healthcheck`. */
+export const HEALTHCHECK_FLAGS = [
+  {
+    name: "url",
+    kind: "url",
+    arg: "URL",
+    default: DEFAULT_HEALTH_URL,
+    help: `the health URL; without it, ${HEALTH_PATH} where ${LISTEN_ENV} says the exporter ` +
+      "listens (a wildcard host asked on loopback)",
+  },
+  {
+    name: "timeout-ms",
+    kind: "integer",
+    arg: "N",
+    default: "2000",
+    min: 1,
+    max: 600000,
+    help: "give up after N milliseconds",
+  },
+  HELP_FLAG,
+] as const satisfies readonly FlagSpec[];
 
-  --url URL         the health URL (default ${DEFAULT_HEALTH_URL})
-  --timeout-ms N    give up after N milliseconds (default ${DEFAULT_HEALTH_TIMEOUT_MS})
-  -h, --help        this text`;
+/** The settings `healthcheck` runs with. */
+interface HealthcheckSettings {
+  url: string;
+  timeoutMs: number;
+}
+
+const HEALTHCHECK: CommandSpec<(typeof HEALTHCHECK_FLAGS)[number]["name"], HealthcheckSettings> = {
+  name: "healthcheck",
+  flags: HEALTHCHECK_FLAGS,
+  usage: renderUsage({
+    synopsis: [`${PROGRAM} healthcheck [flags]`],
+    about: [
+      `Asks a running exporter whether it is alive: exit ${EXIT.ok} when the URL answers 2xx, ` +
+      `else exit ${EXIT.failure} with one line saying what was seen (connection refused, the ` +
+      `status code, a timeout); exit ${EXIT.usage} on bad flags.`,
+    ],
+    flags: HEALTHCHECK_FLAGS,
+    notes: [
+      `Environment: ${LISTEN_ENV} (HOST:PORT), read as the exporter reads it, places the default ` +
+      "--url, so that the check asks where the exporter listens; --url wins. The other flags " +
+      "are read from the command line only.",
+    ],
+  }),
+  read(values, env) {
+    const timeoutMs = values.required("timeout-ms");
+    if (values.given("url")) return { url: values.url("url")?.href ?? "", timeoutMs };
+    const origin = exporterOriginFromEnv(env, { flag: "--url", problems: values.problems });
+    return { url: `${origin}${HEALTH_PATH}`, timeoutMs };
+  },
+};
 
 /** What one probe saw. */
 export interface HealthResult {
@@ -71,29 +120,21 @@ export async function probeHealth(url: string, timeoutMs: number): Promise<Healt
  * `pose-exporter healthcheck [--url URL] [--timeout-ms N]`.
  *
  * @param args the arguments after `healthcheck`
- * @returns 0 when the URL answered 2xx, 1 when not, 2 for bad flags
+ * @param env the environment, for POSE_EXPORTER_LISTEN
+ * @returns {@linkcode EXIT}: ok when the URL answered 2xx, failure when not, usage for bad flags
  */
-export async function healthcheckCommand(args: string[]): Promise<number> {
-  const parsed = parseSubcommandFlags("healthcheck", args, {
-    flags: {
-      url: { type: "string", default: DEFAULT_HEALTH_URL },
-      "timeout-ms": { type: "string", default: String(DEFAULT_HEALTH_TIMEOUT_MS) },
-    },
-    usage: USAGE,
-  }, (values) => {
-    const url = String(values.url);
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
-      throw new RangeError(`Invalid --url: ${JSON.stringify(url)} (an http:// or https:// URL)`);
-    }
-    return { url, timeoutMs: parseWholeNumber("--timeout-ms", String(values["timeout-ms"]), 1) };
-  });
-  if ("exitCode" in parsed) return parsed.exitCode;
-  const { url, timeoutMs } = parsed.settings;
-  const { ok, line } = await probeHealth(url, timeoutMs);
+export async function healthcheckCommand(
+  args: string[],
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+): Promise<number> {
+  const line = readCommandLine(HEALTHCHECK, { args, env });
+  if ("exitCode" in line) return line.exitCode;
+  const { url, timeoutMs } = line.settings;
+  const { ok, line: seen } = await probeHealth(url, timeoutMs);
   if (ok) {
-    console.log(`healthcheck: ${line}`);
+    console.log(`healthcheck: ${seen}`);
     return EXIT.ok;
   }
-  console.error(`pose-exporter healthcheck: ${line}`);
+  console.error(`${PROGRAM} healthcheck: ${seen}`);
   return EXIT.failure;
 }

@@ -1,8 +1,11 @@
 // pose-exporter selfcheck: loads ONNX Runtime as the exporter does, runs one batch of the built-in demo
 // model in the inference worker and prints a line per step; a failed step is one line and exit 1.
 
-import { EXIT, parseSubcommandFlags, parseWholeNumber } from "./_args.ts";
-import type { ProviderChoice } from "../config.ts";
+import { type CommandSpec, PROGRAM, readCommandLine } from "../cli/command_line.ts";
+import { type FlagSpec, HELP_FLAG } from "../cli/flags.ts";
+import { renderUsage } from "../cli/usage.ts";
+import { envNameOf, exporterFlag, type ProviderChoice } from "../config.ts";
+import { EXIT } from "../exit_codes.ts";
 import { Logger } from "../log.ts";
 import { buildDemoModel } from "../pose/demo_model.ts";
 import { prepareModel } from "../pose/model_prep.ts";
@@ -11,20 +14,49 @@ import { batchShapes } from "../pose/batch_shapes.ts";
 import { renderSyntheticCycle } from "../sources/synthetic_source.ts";
 import type { Frame } from "../sources/frame.ts";
 
-const PROVIDERS: readonly ProviderChoice[] = ["auto", "cuda", "cpu"];
 /** Frames in the checked batch: two synthetic frames with two figures each. */
 const BATCH = 2;
 
-const USAGE = `Usage: pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N]
+/**
+ * The flags of `pose-exporter selfcheck`: the exporter's --provider and --device (their choices,
+ * range and defaults from its table), read from the same variables as the exporter reads them.
+ */
+export const SELFCHECK_FLAGS = [
+  {
+    ...exporterFlag("provider"),
+    env: envNameOf("provider"),
+    help: "execution provider: auto (CUDA, else CPU), cuda or cpu",
+  },
+  { ...exporterFlag("device"), env: envNameOf("device"), help: "CUDA device ordinal" },
+  HELP_FLAG,
+] as const satisfies readonly FlagSpec[];
 
-Checks in seconds that this exporter can infer: loads ONNX Runtime (its native addon and
-libonnxruntime.so.1), builds the built-in demo model, runs one batch of ${BATCH} synthetic frames in
-the inference worker and decodes the persons in them. Prints one line per step; exit 0 when all
-worked, else exit 1 with one line naming the step that failed (for CUDA, the libraries missing).
+/** The settings `selfcheck` runs with. */
+interface SelfcheckSettings {
+  provider: ProviderChoice;
+  deviceId: number;
+}
 
-  --provider P   execution provider: auto (CUDA, else CPU), cuda or cpu (default auto)
-  --device N     CUDA device ordinal (default 0)
-  -h, --help     this text`;
+const SELFCHECK: CommandSpec<(typeof SELFCHECK_FLAGS)[number]["name"], SelfcheckSettings> = {
+  name: "selfcheck",
+  flags: SELFCHECK_FLAGS,
+  usage: renderUsage({
+    synopsis: [`${PROGRAM} selfcheck [flags]`],
+    about: [
+      "Checks in seconds that this exporter can infer: loads ONNX Runtime (its native addon and " +
+      `libonnxruntime.so.1), builds the built-in demo model, runs one batch of ${BATCH} synthetic ` +
+      "frames in the inference worker and decodes the persons in them. Prints one line per step; " +
+      `exit ${EXIT.ok} when all worked, else exit ${EXIT.failure} with one line naming the step ` +
+      `that failed (for CUDA, the libraries missing); exit ${EXIT.usage} on bad flags.`,
+    ],
+    flags: SELFCHECK_FLAGS,
+    notes: [
+      "Environment: like the exporter, POSE_EXPORTER_PROVIDER and POSE_EXPORTER_DEVICE set " +
+      "--provider and --device, so that the check runs as the exporter would; flags win.",
+    ],
+  }),
+  read: (values) => ({ provider: values.choice("provider"), deviceId: values.required("device") }),
+};
 
 /** Options of {@linkcode runSelfcheck}. */
 export interface SelfcheckOptions {
@@ -186,31 +218,21 @@ export async function runSelfcheck(options: SelfcheckOptions = {}): Promise<void
  * `pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N]`.
  *
  * @param args the arguments after `selfcheck`
- * @returns 0 when every step worked, 1 when one failed, 2 for bad flags
+ * @param env the environment, for POSE_EXPORTER_PROVIDER and POSE_EXPORTER_DEVICE
+ * @returns {@linkcode EXIT}: ok when every step worked, failure when one failed, usage for bad flags
  */
-export async function selfcheckCommand(args: string[]): Promise<number> {
-  const parsed = parseSubcommandFlags("selfcheck", args, {
-    flags: {
-      provider: { type: "string", default: "auto" },
-      device: { type: "string", default: "0" },
-    },
-    usage: USAGE,
-  }, (values) => {
-    const provider = String(values.provider) as ProviderChoice;
-    if (!PROVIDERS.includes(provider)) {
-      throw new RangeError(
-        `Invalid --provider: ${JSON.stringify(provider)} (one of ${PROVIDERS.join(", ")})`,
-      );
-    }
-    return { provider, deviceId: parseWholeNumber("--device", String(values.device), 0) };
-  });
-  if ("exitCode" in parsed) return parsed.exitCode;
-  const { provider, deviceId } = parsed.settings;
+export async function selfcheckCommand(
+  args: string[],
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+): Promise<number> {
+  const line = readCommandLine(SELFCHECK, { args, env });
+  if ("exitCode" in line) return line.exitCode;
+  const { provider, deviceId } = line.settings;
   try {
     await runSelfcheck({ provider, deviceId });
   } catch (err) {
     if (!(err instanceof SelfcheckError)) throw err;
-    console.error(`pose-exporter selfcheck: ${err.message}`);
+    console.error(`${PROGRAM} selfcheck: ${err.message}`);
     return EXIT.failure;
   }
   console.log("selfcheck: ok");

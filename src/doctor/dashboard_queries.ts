@@ -1,5 +1,7 @@
 // A Grafana dashboard's panel queries with its variables expanded as Grafana does with "All" selected.
 
+import { type Json, jsonArray, jsonAt, jsonString } from "./json.ts";
+
 /** A dashboard variable as the dashboard JSON holds it (only what expansion needs). */
 export interface DashboardVariable {
   readonly name: string;
@@ -69,12 +71,9 @@ export interface PanelQuery {
   readonly datasourceUid: string | null;
 }
 
-// deno-lint-ignore no-explicit-any -- dashboard JSON is walked by key
-type Json = any;
-
 function fixedUid(datasource: Json): string | null {
-  const uid = typeof datasource === "string" ? null : datasource?.uid;
-  return typeof uid === "string" && !uid.includes("$") ? uid : null;
+  const uid = typeof datasource === "string" ? undefined : jsonString(jsonAt(datasource, "uid"));
+  return uid !== undefined && !uid.includes("$") ? uid : null;
 }
 
 /**
@@ -85,20 +84,22 @@ function fixedUid(datasource: Json): string | null {
  */
 export function panelQueries(dashboard: Json): PanelQuery[] {
   const queries: PanelQuery[] = [];
-  const visit = (panels: Json[]) => {
-    for (const panel of panels ?? []) {
-      if (Array.isArray(panel.panels)) visit(panel.panels);
-      for (const target of panel.targets ?? []) {
-        if (typeof target.expr !== "string" || target.expr.trim() === "" || target.hide) continue;
+  const visit = (panels: readonly Json[]) => {
+    for (const panel of panels) {
+      visit(jsonArray(jsonAt(panel, "panels")));
+      for (const target of jsonArray(jsonAt(panel, "targets"))) {
+        const expr = jsonString(jsonAt(target, "expr"));
+        if (expr === undefined || expr.trim() === "" || jsonAt(target, "hide")) continue;
         queries.push({
-          panel: String(panel.title ?? `panel ${panel.id}`),
-          expr: target.expr,
-          datasourceUid: fixedUid(target.datasource) ?? fixedUid(panel.datasource),
+          panel: String(jsonAt(panel, "title") ?? `panel ${jsonAt(panel, "id")}`),
+          expr,
+          datasourceUid: fixedUid(jsonAt(target, "datasource")) ??
+            fixedUid(jsonAt(panel, "datasource")),
         });
       }
     }
   };
-  visit(dashboard?.panels ?? []);
+  visit(jsonArray(jsonAt(dashboard, "panels")));
   return queries;
 }
 
@@ -109,7 +110,12 @@ export function panelQueries(dashboard: Json): PanelQuery[] {
  * @returns its variables
  */
 export function dashboardVariables(dashboard: Json): DashboardVariable[] {
-  return (dashboard?.templating?.list ?? []).filter((v: Json) => typeof v?.name === "string");
+  return jsonArray(jsonAt(dashboard, "templating", "list")).flatMap((v) => {
+    const name = jsonString(jsonAt(v, "name"));
+    return name === undefined
+      ? []
+      : [{ name, allValue: jsonString(jsonAt(v, "allValue")) ?? null }];
+  });
 }
 
 /**

@@ -12,9 +12,7 @@ import {
   queryReads,
 } from "./dashboard_queries.ts";
 import { parseJson, probe, type ProbeResult } from "./http_probe.ts";
-
-// deno-lint-ignore no-explicit-any -- API answers are walked by key
-type Json = any;
+import { type Json, jsonArray, jsonAt, jsonString } from "./json.ts";
 
 /** The uid of the datasource every panel names (config/grafana/provisioning/datasources). */
 export const DEFAULT_DATASOURCE_UID = "prometheus_ds";
@@ -75,8 +73,8 @@ export interface GrafanaCheckOptions {
 
 function message(res: ProbeResult): string {
   if (res.kind === "error") return res.reason;
-  const body = parseJson(res.text);
-  const text = typeof body?.message === "string" ? ` "${body.message}"` : "";
+  const said = jsonString(jsonAt(parseJson(res.text), "message"));
+  const text = said !== undefined ? ` "${said}"` : "";
   return `HTTP ${res.status}${text}`;
 }
 
@@ -131,10 +129,10 @@ export async function checkGrafana(
     }
     return results;
   }
-  if (health.status !== 200 || healthBody?.database !== "ok") {
+  if (health.status !== 200 || jsonAt(healthBody, "database") !== "ok") {
     results.push(fail(
       "grafana",
-      `/api/health: HTTP ${health.status}, database ${healthBody?.database ?? "?"}`,
+      `/api/health: HTTP ${health.status}, database ${jsonAt(healthBody, "database") ?? "?"}`,
       "Grafana cannot use its database: see its log (docker compose -f docker-compose.monitoring.yml logs grafana); check the grafana-data volume and free disk",
     ));
     for (const name of [dsName, healthName, dashName, panelsName]) {
@@ -142,7 +140,9 @@ export async function checkGrafana(
     }
     return results;
   }
-  results.push(ok("grafana", `${base.href} answered: version ${healthBody.version}, database ok`));
+  results.push(
+    ok("grafana", `${base.href} answered: version ${jsonAt(healthBody, "version")}, database ok`),
+  );
 
   // The datasource. A viewer may not read its settings (403); its health check still tells
   // whether it exists.
@@ -156,17 +156,20 @@ export async function checkGrafana(
   if (ds.kind === "answer" && ds.status === 200) {
     const body = parseJson(ds.text);
     dsExists = true;
-    timeInterval = parseDurationSeconds(String(body?.jsonData?.timeInterval ?? ""));
-    if (body?.type !== "prometheus") {
+    timeInterval = parseDurationSeconds(String(jsonAt(body, "jsonData", "timeInterval") ?? ""));
+    const type = jsonAt(body, "type");
+    if (type !== "prometheus") {
       results.push(fail(
         dsName,
-        `is a ${body?.type} datasource, not prometheus`,
+        `is a ${type} datasource, not prometheus`,
         `give uid ${dsUid} to the Prometheus datasource (config/grafana/provisioning/datasources/prometheus.yml)`,
       ));
     } else {
       results.push(ok(
         dsName,
-        `"${body.name}" (${body.type}, ${body.url}, access ${body.access}) read ${auth.description}`,
+        `"${jsonAt(body, "name")}" (${type}, ${jsonAt(body, "url")}, access ${
+          jsonAt(body, "access")
+        }) read ${auth.description}`,
       ));
     }
   } else if (ds.kind === "answer" && ds.status === 404) {
@@ -196,12 +199,13 @@ export async function checkGrafana(
     results.push(skip(healthName, `no datasource ${dsUid}`));
   } else {
     const body = dsHealth.kind === "answer" ? parseJson(dsHealth.text) : undefined;
-    if (dsHealth.kind === "answer" && dsHealth.status === 200 && body?.status === "OK") {
-      results.push(ok(healthName, String(body.message ?? "OK")));
+    const status = jsonAt(body, "status");
+    if (dsHealth.kind === "answer" && dsHealth.status === 200 && status === "OK") {
+      results.push(ok(healthName, String(jsonAt(body, "message") ?? "OK")));
     } else {
       results.push(fail(
         healthName,
-        body?.status === "ERROR" ? `ERROR: ${body.message}` : message(dsHealth),
+        status === "ERROR" ? `ERROR: ${jsonAt(body, "message")}` : message(dsHealth),
         "Grafana cannot query Prometheus at the datasource's url: in docker-compose.monitoring.yml that is http://prometheus:9090 " +
           "(both services on the compose network); start Prometheus, or correct url in config/grafana/provisioning/datasources/prometheus.yml",
       ));
@@ -211,7 +215,8 @@ export async function checkGrafana(
   // The dashboard, found the way Grafana's search lists it.
   let dashboard: Json = null;
   const search = await get("/api/search?type=dash-db");
-  const hits = search.kind === "answer" && search.status === 200 ? parseJson(search.text) : null;
+  const found = search.kind === "answer" && search.status === 200 ? parseJson(search.text) : null;
+  const hits: readonly Json[] | null = Array.isArray(found) ? found : null;
   const dashMissingFix =
     "provision it: mount config/grafana_dashboard.json at /etc/grafana/dashboards/pose-exporter.json and " +
     "config/grafana/provisioning (dashboards/provider.yml reads that folder), as docker-compose.monitoring.yml does, and restart Grafana";
@@ -219,10 +224,10 @@ export async function checkGrafana(
     results.push(
       fail(dashName, `/api/search: ${message(search)} ${auth.description}`, authFix(auth)),
     );
-  } else if (!Array.isArray(hits)) {
+  } else if (hits === null) {
     results.push(fail(dashName, `/api/search: ${message(search)}`, "see Grafana's log"));
-  } else if (!hits.some((h: Json) => h.uid === dashUid)) {
-    const titles = hits.map((h: Json) => `"${h.title}" (${h.uid})`).join(", ");
+  } else if (!hits.some((h) => jsonAt(h, "uid") === dashUid)) {
+    const titles = hits.map((h) => `"${jsonAt(h, "title")}" (${jsonAt(h, "uid")})`).join(", ");
     results.push(fail(
       dashName,
       `not among the ${hits.length} dashboards Grafana lists${titles ? `: ${titles}` : ""}`,
@@ -231,14 +236,15 @@ export async function checkGrafana(
   } else {
     const got = await get(`/api/dashboards/uid/${encodeURIComponent(dashUid)}`);
     const body = got.kind === "answer" && got.status === 200 ? parseJson(got.text) : null;
-    if (body?.dashboard) {
-      dashboard = body.dashboard;
-      const hit = hits.find((h: Json) => h.uid === dashUid);
+    if (jsonAt(body, "dashboard")) {
+      dashboard = jsonAt(body, "dashboard");
+      const hit = hits.find((h) => jsonAt(h, "uid") === dashUid);
+      const folder = jsonAt(hit, "folderTitle");
       results.push(ok(
         dashName,
-        `"${dashboard.title}"${hit?.folderTitle ? ` in folder ${hit.folderTitle}` : ""} at ${
-          hit?.url ?? body.meta?.url ?? "?"
-        }${body.meta?.provisioned ? ", provisioned" : ""}`,
+        `"${jsonAt(dashboard, "title")}"${folder ? ` in folder ${folder}` : ""} at ${
+          jsonAt(hit, "url") ?? jsonAt(body, "meta", "url") ?? "?"
+        }${jsonAt(body, "meta", "provisioned") ? ", provisioned" : ""}`,
       ));
     } else {
       results.push(fail(
@@ -282,13 +288,15 @@ interface PanelContext {
 type QueryOutcome = { route: "grafana" | "prometheus"; data: boolean } | { error: string };
 
 function hasData(body: Json): boolean {
-  const result = body?.data?.result;
-  if (body?.data?.resultType === "scalar") return Array.isArray(result) && result[1] !== "NaN";
-  return Array.isArray(result) &&
-    result.some((r: Json) =>
-      (r.value && r.value[1] !== "NaN") ||
-      (Array.isArray(r.values) && r.values.length > 0)
-    );
+  const result = jsonAt(body, "data", "result");
+  if (jsonAt(body, "data", "resultType") === "scalar") {
+    return Array.isArray(result) && jsonAt(result, 1) !== "NaN";
+  }
+  return jsonArray(result).some((r) => {
+    const value = jsonAt(r, "value");
+    return (Boolean(value) && jsonAt(value, 1) !== "NaN") ||
+      jsonArray(jsonAt(r, "values")).length > 0;
+  });
 }
 
 async function runQuery(expr: string, uid: string, ctx: PanelContext): Promise<QueryOutcome> {
@@ -299,11 +307,11 @@ async function runQuery(expr: string, uid: string, ctx: PanelContext): Promise<Q
       `/api/datasources/proxy/uid/${encodeURIComponent(uid)}/api/v1/query?${params}`,
     );
     const body = res.kind === "answer" ? parseJson(res.text) : undefined;
-    if (res.kind === "answer" && body?.status === "success") {
+    if (res.kind === "answer" && jsonAt(body, "status") === "success") {
       return { route: "grafana", data: hasData(body) };
     }
-    if (res.kind === "answer" && body?.status === "error") {
-      return { error: `${body.errorType}: ${body.error}` };
+    if (res.kind === "answer" && jsonAt(body, "status") === "error") {
+      return { error: `${jsonAt(body, "errorType")}: ${jsonAt(body, "error")}` };
     }
     proxyWhy = message(res);
   }
@@ -312,10 +320,10 @@ async function runQuery(expr: string, uid: string, ctx: PanelContext): Promise<Q
   url.search = params;
   const res = await probe(url.href, { timeoutMs: ctx.timeoutMs });
   const body = res.kind === "answer" ? parseJson(res.text) : undefined;
-  if (res.kind === "answer" && body?.status === "success") {
+  if (res.kind === "answer" && jsonAt(body, "status") === "success") {
     return { route: "prometheus", data: hasData(body) };
   }
-  return { error: body?.error ?? message(res) };
+  return { error: jsonString(jsonAt(body, "error")) ?? message(res) };
 }
 
 async function checkPanels(dashboard: Json, ctx: PanelContext): Promise<CheckResult> {

@@ -1,5 +1,7 @@
 // One HTTP GET with a deadline, its failure put in a few words (refused, host not found, timeout).
 
+import type { Json } from "./json.ts";
+
 /** Options of {@linkcode probe}. */
 export interface ProbeOptions {
   /** Gives up after this long, body included. @default {3000} */
@@ -88,8 +90,7 @@ export async function probe(url: string, options: ProbeOptions = {}): Promise<Pr
  * @param text the body
  * @returns the document, or undefined when it is not JSON
  */
-// deno-lint-ignore no-explicit-any -- API answers are walked by key
-export function parseJson(text: string): any {
+export function parseJson(text: string): Json {
   try {
     return JSON.parse(text);
   } catch {

@@ -14,11 +14,9 @@ import { parseDurationSeconds } from "./dashboard_queries.ts";
 import { type ExporterFacts, hostPort, urlPort } from "./exporter_checks.ts";
 import { isLoopbackAddress, isWildcardAddress } from "./listen_sockets.ts";
 import { parseJson, probe } from "./http_probe.ts";
+import { type Json, jsonArray, jsonAt } from "./json.ts";
 import { classifyScrapeError } from "./scrape_error.ts";
 import { readThisHost, scrapesExporter, type ThisHost } from "./this_host.ts";
-
-// deno-lint-ignore no-explicit-any -- API answers are walked by key
-type Json = any;
 
 /** One of Prometheus' active targets, as /api/v1/targets gives it. */
 export interface ActiveTarget {
@@ -70,27 +68,27 @@ export interface PrometheusCheckOptions {
  * @returns the targets
  */
 export function parseActiveTargets(data: Json): ActiveTarget[] {
-  return (data?.activeTargets ?? []).map((t: Json) => {
+  return jsonArray(jsonAt(data, "activeTargets")).map((t) => {
     let host = "", port = 0;
     try {
-      const u = new URL(t.scrapeUrl);
+      const u = new URL(String(jsonAt(t, "scrapeUrl")));
       host = u.hostname.replace(/^\[|\]$/g, "");
       port = urlPort(u);
     } catch {
       // an unparsable scrapeUrl leaves host and port empty
     }
     return {
-      job: String(t.labels?.job ?? t.scrapePool ?? ""),
-      instance: String(t.labels?.instance ?? ""),
-      scrapeUrl: String(t.scrapeUrl ?? ""),
+      job: String(jsonAt(t, "labels", "job") ?? jsonAt(t, "scrapePool") ?? ""),
+      instance: String(jsonAt(t, "labels", "instance") ?? ""),
+      scrapeUrl: String(jsonAt(t, "scrapeUrl") ?? ""),
       host,
       port,
-      health: String(t.health ?? "unknown"),
-      lastError: String(t.lastError ?? ""),
-      lastScrape: String(t.lastScrape ?? ""),
-      lastScrapeDuration: Number(t.lastScrapeDuration ?? 0),
-      scrapeIntervalSeconds: parseDurationSeconds(String(t.scrapeInterval ?? "")),
-      scrapeTimeoutSeconds: parseDurationSeconds(String(t.scrapeTimeout ?? "")),
+      health: String(jsonAt(t, "health") ?? "unknown"),
+      lastError: String(jsonAt(t, "lastError") ?? ""),
+      lastScrape: String(jsonAt(t, "lastScrape") ?? ""),
+      lastScrapeDuration: Number(jsonAt(t, "lastScrapeDuration") ?? 0),
+      scrapeIntervalSeconds: parseDurationSeconds(String(jsonAt(t, "scrapeInterval") ?? "")),
+      scrapeTimeoutSeconds: parseDurationSeconds(String(jsonAt(t, "scrapeTimeout") ?? "")),
     };
   });
 }
@@ -250,10 +248,11 @@ async function getJson(
   const res = await probe(url, { timeoutMs });
   if (res.kind === "error") return { data: null, error: res.reason };
   const body = parseJson(res.text);
-  if (res.status !== 200 || body?.status !== "success") {
-    return { data: null, error: `HTTP ${res.status}${body?.error ? `: ${body.error}` : ""}` };
+  if (res.status !== 200 || jsonAt(body, "status") !== "success") {
+    const error = jsonAt(body, "error");
+    return { data: null, error: `HTTP ${res.status}${error ? `: ${error}` : ""}` };
   }
-  return { data: body.data, error: null };
+  return { data: jsonAt(body, "data"), error: null };
 }
 
 /**
@@ -268,13 +267,12 @@ export async function queryPrometheus(
   base: URL,
   expr: string,
   timeoutMs: number,
-): Promise<{ result: Json[]; error: null } | { result: null; error: string }> {
+): Promise<{ result: readonly Json[]; error: null } | { result: null; error: string }> {
   const url = new URL("api/v1/query", base);
   url.searchParams.set("query", expr);
   const answer = await getJson(url.href, timeoutMs);
   if (answer.error !== null) return { result: null, error: answer.error };
-  const result = answer.data?.result;
-  return { result: Array.isArray(result) ? result : [], error: null };
+  return { result: jsonArray(jsonAt(answer.data, "result")), error: null };
 }
 
 async function checkSeries(
@@ -296,8 +294,8 @@ async function checkSeries(
       return fail(name, `query of ${family}: ${answer.error}`, "see Prometheus' log");
     }
     for (const t of up) {
-      const found = answer.result.find((r: Json) =>
-        r.metric?.job === t.job && r.metric?.instance === t.instance
+      const found = answer.result.find((r) =>
+        jsonAt(r, "metric", "job") === t.job && jsonAt(r, "metric", "instance") === t.instance
       );
       if (found === undefined) missing.push(`${family} from ${t.instance}`);
     }
@@ -323,12 +321,13 @@ async function checkRules(base: URL, timeoutMs: number): Promise<CheckResult> {
   if (rules.error !== null) {
     return fail(name, `/api/v1/rules: ${rules.error}`, "see Prometheus' log");
   }
-  const groups: Json[] = rules.data?.groups ?? [];
+  const groups = jsonArray(jsonAt(rules.data, "groups"));
   if (groups.length === 0) {
     const config = await getJson(new URL("api/v1/status/config", base).href, timeoutMs);
     let ruleFiles: string[] = [];
     try {
-      ruleFiles = parseYaml(String(config.data?.yaml ?? ""))?.rule_files ?? [];
+      const parsed: Json = parseYaml(String(jsonAt(config.data, "yaml") ?? ""));
+      ruleFiles = jsonArray(jsonAt(parsed, "rule_files")).map(String);
     } catch {
       // an unreadable config leaves the list empty
     }
@@ -339,20 +338,20 @@ async function checkRules(base: URL, timeoutMs: number): Promise<CheckResult> {
       "the files are missing or empty where Prometheus runs: put alerts.yml next to prometheus.yml (the compose file mounts config/ whole) and reload Prometheus",
     );
   }
-  const all = groups.flatMap((g) => (g.rules ?? []).map((r: Json) => ({ ...r, group: g.name })));
-  const broken = all.filter((r) => r.health === "err");
+  const all = groups.flatMap((g) => jsonArray(jsonAt(g, "rules")));
+  const broken = all.filter((r) => jsonAt(r, "health") === "err");
   if (broken.length > 0) {
     return fail(
       name,
       `${broken.length} of ${all.length} rules in error: ${
-        broken.map((r) => `${r.name} (${r.lastError})`).join("; ")
+        broken.map((r) => `${jsonAt(r, "name")} (${jsonAt(r, "lastError")})`).join("; ")
       }`,
       "fix the expressions (promtool check rules config/alerts.yml; promtool test rules for the alerts) and reload Prometheus",
     );
   }
-  const firing = all.filter((r) => r.type === "alerting" && r.state === "firing").map((r) =>
-    r.name
-  );
+  const firing = all
+    .filter((r) => jsonAt(r, "type") === "alerting" && jsonAt(r, "state") === "firing")
+    .map((r) => jsonAt(r, "name"));
   return ok(
     name,
     `${all.length} rules in ${groups.length} groups loaded, none in error` +
@@ -406,9 +405,10 @@ export async function checkPrometheus(
     return { results, facts: unknown(reason, false) };
   }
   const build = await getJson(new URL("api/v1/status/buildinfo", base).href, timeoutMs);
+  const version = jsonAt(build.data, "version");
   results.push(ok(
     "prometheus",
-    `${base.href} is ready${build.data?.version ? ` (Prometheus ${build.data.version})` : ""}`,
+    `${base.href} is ready${version ? ` (Prometheus ${version})` : ""}`,
   ));
 
   const answer = await getJson(new URL("api/v1/targets?state=active", base).href, timeoutMs);
@@ -427,7 +427,7 @@ export async function checkPrometheus(
     timeoutMs,
   );
   const contractJobs = new Set<string>(
-    (info.result ?? []).map((r: Json) => String(r.metric?.job ?? "")),
+    (info.result ?? []).map((r) => String(jsonAt(r, "metric", "job") ?? "")),
   );
   const candidates = findExporterTargets(targets, exporter.port, contractJobs);
   const local = options.thisHost ?? await readThisHost(options.procRoot);

@@ -44,6 +44,7 @@ import {
 } from "./indexed_metrics.ts";
 import { WindowRate } from "./window_rate.ts";
 import { WindowSummary } from "./window_summary.ts";
+import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
 
 /** Options of {@linkcode PoseMetrics}. */
 export interface PoseMetricsOptions {
@@ -70,10 +71,10 @@ interface StreamFamily {
 
 /**
  * The exporter's metrics. Each stream has an index (`Frame.stream`); its label sets exist
- * (at zero) from {@linkcode PoseMetrics.addStream} on, and each update is an index, not a
- * label lookup. {@linkcode PoseMetrics.removeStream} removes every series of a stream.
+ * (at zero) from {@linkcode PoseMetrics.streamAdded} on, and each update is an index, not a
+ * label lookup. {@linkcode PoseMetrics.streamRemoved} removes every series of a stream.
  */
-export class PoseMetrics {
+export class PoseMetrics implements StreamListener {
   readonly registry: client.Registry;
   readonly fps: WindowRate;
   readonly latencyMs: WindowSummary;
@@ -99,7 +100,6 @@ export class PoseMetrics {
   #info: IndexedGauge | null = null;
   #now: () => number;
   #families: StreamFamily[];
-  #streamIds: (string | null)[] = [];
   #queues: { depth(stream: number): number } | null = null;
 
   /**
@@ -214,38 +214,36 @@ export class PoseMetrics {
     this.registry.registerMetric(metric as unknown as client.Metric);
   }
 
-  /** The id of stream `stream`, or undefined when it was removed or never added. */
-  streamId(stream: number): string | undefined {
-    return this.#streamIds[stream] ?? undefined;
+  /** Stream `key` was added: every per-stream series starts at zero, its fps counts from now. */
+  streamAdded(key: StreamKey): void {
+    this.addStream(key.index, key.id);
+    this.fps.start(key.index, this.#now());
+  }
+
+  /** Stream `key` was removed: every series of it leaves (its decoder info included). */
+  streamRemoved(key: StreamKey): void {
+    const stream = key.index;
+    if (this.streamUp.labelSets[stream] == null) return;
+    for (const { metric, labels } of this.#families) {
+      const count = labels(key.id).length;
+      for (let i = 0; i < count; i++) metric.setSeries(stream * count + i, null);
+    }
+    if (stream < this.streamInfo.labelSets.length) this.streamInfo.setSeries(stream, null);
   }
 
   /** Gives stream index `stream` the id `id`: every per-stream series starts at zero. */
   addStream(stream: number, id: string): void {
-    this.#streamIds[stream] = id;
     for (const { metric, labels } of this.#families) {
       const sets = labels(id);
       sets.forEach((set, i) => metric.setSeries(stream * sets.length + i, set));
     }
   }
 
-  /** Removes every series of stream `stream` (its decoder info included). */
-  removeStream(stream: number): void {
-    const id = this.#streamIds[stream];
-    if (id === null || id === undefined) return;
-    for (const { metric, labels } of this.#families) {
-      const count = labels(id).length;
-      for (let i = 0; i < count; i++) metric.setSeries(stream * count + i, null);
-    }
-    if (stream < this.streamInfo.labelSets.length) this.streamInfo.setSeries(stream, null);
-    this.#streamIds[stream] = null;
-  }
-
-  /** Sets pose_stream_info for `stream`: where its video is decoded. */
-  setDecoder(stream: number, decoder: string): void {
-    const id = this.#streamIds[stream];
-    if (id === null || id === undefined) return;
-    this.streamInfo.setSeries(stream, { stream_id: id, decoder });
-    this.streamInfo.set(stream, 1);
+  /** Sets pose_stream_info for stream `key`: where its video is decoded. */
+  setDecoder(key: StreamKey, decoder: string): void {
+    if (this.streamUp.labelSets[key.index] == null) return;
+    this.streamInfo.setSeries(key.index, { stream_id: key.id, decoder });
+    this.streamInfo.set(key.index, 1);
   }
 
   /** Sets the buckets of pose_batch_size to the batch shapes the model runs at (once known). */
@@ -263,9 +261,10 @@ export class PoseMetrics {
   #refreshQueueDepth(): void {
     const queues = this.#queues;
     if (queues === null) return;
-    this.#streamIds.forEach((id, stream) => {
-      if (id !== null) this.queueDepth.set(stream, queues.depth(stream));
-    });
+    const series = this.queueDepth.labelSets;
+    for (let stream = 0; stream < series.length; stream++) {
+      if (series[stream] !== null) this.queueDepth.set(stream, queues.depth(stream));
+    }
   }
 
   /** Sets pose_exporter_info; called once the provider and model are known. */
@@ -274,11 +273,6 @@ export class PoseMetrics {
     this.#info = new IndexedGauge(POSE_EXPORTER_INFO, [info]);
     this.#info.set(0, 1);
     this.register(this.#info);
-  }
-
-  /** Marks a stream as started, so its fps counts from now. */
-  startStream(stream: number, atMs: number = this.#now()): void {
-    this.fps.start(stream, atMs);
   }
 
   /** Records one decoded frame of `stream`. */

@@ -1,18 +1,16 @@
-// The pipeline's one wiring, used by the exporter and the benchmark alike: streams feed the
-// cross-stream batcher, the processor runs batches through the model and feeds the sinks.
+// The data path, one wiring used by the exporter and the benchmark alike: frames come in through
+// the intake, the cross-stream batcher groups them, the processor runs them through the model
+// and feeds the sinks.
 
 import type { Logger } from "../log.ts";
 import type { PoseMetrics } from "../metrics/pose_metrics.ts";
 import type { InferenceRunner } from "../pose/inference.ts";
-import type { FrameSource } from "../sources/frame.ts";
-import type { SourceFactoryOptions } from "../sources/source_factory.ts";
-import type { SourceSpec } from "../sources/source_uri.ts";
-import type { StreamLifecycle } from "../sources/stream_lifecycle.ts";
+import type { Frame, FrameSink } from "../sources/frame.ts";
+import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
 import { Batcher } from "./batcher.ts";
-import { MetricsSink } from "./metrics_sink.ts";
+import { FrameMetrics } from "./frame_metrics.ts";
 import { type FrameTap, PoseProcessor } from "./processor.ts";
 import type { ResultSink } from "./result.ts";
-import { StreamSet } from "./stream_set.ts";
 
 /** Options of {@linkcode Pipeline}. */
 export interface PipelineOptions {
@@ -24,62 +22,83 @@ export interface PipelineOptions {
   batchTimeoutMs: number;
   /** Frames a stream may keep waiting before its oldest is dropped. */
   queueFrames: number;
-  /** Sinks besides the metrics (JSONL, live view). @default {[]} */
+  /** The id of a stream index (kept for removed streams, whose last frames may still arrive). */
+  streamId: (stream: number) => string;
+  /** Sinks of the results (JSONL, live view); the metrics are recorded before them. */
   sinks?: readonly ResultSink[];
-  /** Sees frames before their pixels are released (the live view). */
+  /** Sees frames it wants just before their results reach the sinks (the live view). */
   tap?: FrameTap;
   /** Called after each model run with its batch shape (the GPU's working shape). */
   onBatchShape?: (shape: number) => void;
-  /** What every source shares, for {@linkcode StreamSet.add}. */
-  sourceOptions?: SourceFactoryOptions;
-  /** Builds a stream's source instead of the source factory (the benchmark, tests). */
-  createSource?: (spec: SourceSpec, lifecycle: StreamLifecycle) => FrameSource;
 }
 
-/** The batcher, the processor and the streams, wired. */
-export class Pipeline {
+/**
+ * The batcher and the processor, wired, with the intake every source pushes into. As a
+ * {@linkcode StreamListener} it gives each added stream a queue and drops (and counts) what a
+ * removed stream left queued.
+ */
+export class Pipeline implements StreamListener {
   readonly batcher: Batcher;
   readonly processor: PoseProcessor;
-  readonly streams: StreamSet;
-  #metrics: PoseMetrics;
+  /** Where every source puts its frames. */
+  readonly intake: FrameSink;
+  #metrics: FrameMetrics;
+  #loop: Promise<void> | null = null;
 
   constructor(options: PipelineOptions) {
-    const { metrics, log } = options;
+    const metrics = new FrameMetrics(options.metrics);
     this.#metrics = metrics;
     this.batcher = new Batcher(0, {
       maxBatch: options.runner.shapes.at(-1)!,
       timeoutMs: options.batchTimeoutMs,
       queueFrames: options.queueFrames,
-      onDrop: (frame) => metrics.recordDrop(frame.stream, "queue_full"),
+      onDrop: (frame) => metrics.dropped(frame.stream, "queue_full"),
     });
-    metrics.watchQueues(this.batcher);
-    this.streams = new StreamSet({
-      batcher: this.batcher,
-      metrics,
-      log,
-      sourceOptions: options.sourceOptions,
-      createSource: options.createSource,
-    });
+    options.metrics.watchQueues(this.batcher);
+    const batcher = this.batcher;
+    this.intake = {
+      push: (frame: Frame) => {
+        metrics.arrived(frame);
+        batcher.push(frame);
+      },
+      waitForRoom: (stream: number) => batcher.waitForRoom(stream),
+    };
     this.processor = new PoseProcessor({
-      batcher: this.batcher,
+      batcher,
       runner: options.runner,
-      streamId: (stream) => this.streams.idOf(stream),
-      sinks: [new MetricsSink(metrics), ...(options.sinks ?? [])],
+      streamId: options.streamId,
+      sinks: options.sinks ?? [],
       metrics,
-      log,
+      log: options.log,
       tap: options.tap,
       onBatchShape: options.onBatchShape,
     });
   }
 
+  /** Starts the processor's loop; resolves once the intake has stopped and every batch is done. */
+  run(): Promise<void> {
+    this.#loop ??= this.processor.run();
+    return this.#loop;
+  }
+
+  streamAdded(key: StreamKey): void {
+    this.batcher.addStream(key.index);
+  }
+
+  streamRemoved(key: StreamKey): void {
+    const queued = this.batcher.removeStream(key.index);
+    for (const frame of queued) frame.release?.();
+    this.#metrics.droppedOfRemovedStream(queued.length);
+  }
+
   /**
    * Takes no more frames: the batcher closes, frames still queued are dropped and counted
-   * (`shutdown`); the processor finishes the batches it holds and then its run() resolves.
+   * (`shutdown`); the processor finishes the batches it holds and then {@linkcode run} resolves.
    */
   stopIntake(): void {
     this.batcher.close();
     for (const frame of this.batcher.drain()) {
-      this.#metrics.recordDrop(frame.stream, "shutdown");
+      this.#metrics.dropped(frame.stream, "shutdown");
       frame.release?.();
     }
   }

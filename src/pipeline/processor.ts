@@ -5,14 +5,14 @@ import type { Batcher } from "./batcher.ts";
 import type { Frame } from "../sources/frame.ts";
 import type { InferenceRunner } from "../pose/inference.ts";
 import type { FrameResult, ResultSink } from "./result.ts";
-import type { PoseMetrics } from "../metrics/pose_metrics.ts";
 import type { Logger } from "../log.ts";
+import type { FrameMetrics } from "./frame_metrics.ts";
 
-/** Takes a look at frames before their pixels go back to the source (the live view). */
+/** Takes a look at frames before their results reach the sinks (the live view). */
 export interface FrameTap {
   /** Whether it wants a copy of this stream's next frame; called per frame, so cheap. */
   wants(stream: number): boolean;
-  /** Copies what it needs of `frame`; the pixels are released right after. */
+  /** Copies what it needs of `frame`; its result reaches the sinks right after. */
   capture(frame: Frame): void;
 }
 
@@ -23,11 +23,12 @@ export interface PoseProcessorParts {
   /** The id of a stream index (kept for removed streams, whose last frames may still arrive). */
   streamId: (stream: number) => string;
   sinks: readonly ResultSink[];
-  metrics: PoseMetrics;
+  /** Where every per-frame figure is recorded. */
+  metrics: FrameMetrics;
   log: Logger;
   /** Called after each model run with the batch shape it ran at. */
   onBatchShape?: (shape: number) => void;
-  /** Sees frames before their pixels are released. */
+  /** Sees each frame it wants just before the frame's result reaches the sinks. */
   tap?: FrameTap;
   /**
    * Batches in flight at once: with 2, the next batch is gathered and handed over while the
@@ -48,6 +49,8 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * stages that add up to it: `queue` (until its batch is sent), `inference` and `postprocess`
  * (as the runner measured them) and `handoff` (the rest: the trips between threads).
  * `source` (reading the frame) and `sink` (writing its result) lie outside the span.
+ *
+ * A frame's pixels go back to their pool only after every sink has seen its result.
  */
 export class PoseProcessor {
   #parts: PoseProcessorParts;
@@ -85,15 +88,12 @@ export class PoseProcessor {
       this.#lastWritten = new Promise((resolve) => (written = resolve));
       let output;
       try {
-        const pending = runner.run(batch);
-        // The runner copied the pixels before returning: the buffers can go back to their pools.
+        output = await runner.run(batch);
+      } catch (err) {
         for (const frame of batch) {
-          if (tap?.wants(frame.stream)) tap.capture(frame);
+          metrics.dropped(frame.stream, "inference_error");
           frame.release?.();
         }
-        output = await pending;
-      } catch (err) {
-        for (const frame of batch) metrics.recordDrop(frame.stream, "inference_error");
         this.#logError(err, batch.length);
         await previous;
         written();
@@ -101,19 +101,16 @@ export class PoseProcessor {
       }
       const decodedAt = this.#now();
       await previous;
-      metrics.recordBatch(batch.length, output.seconds);
+      metrics.batch(batch.length, output.seconds);
       this.#parts.onBatchShape?.(output.shape);
-      const handoff = Math.max(
-        0,
-        (decodedAt - sentAt) / 1000 - output.seconds - output.decodeSeconds,
-      );
+      const stages = {
+        queue: 0,
+        handoff: Math.max(0, (decodedAt - sentAt) / 1000 - output.seconds - output.decodeSeconds),
+        inference: output.seconds,
+        postprocess: output.decodeSeconds,
+      };
       for (let i = 0; i < batch.length; i++) {
         const frame = batch[i]!;
-        metrics.recordStage("queue", (sentAt - frame.capturedAt) / 1000);
-        metrics.recordStage("handoff", handoff);
-        metrics.recordStage("inference", output.seconds);
-        metrics.recordStage("postprocess", output.decodeSeconds);
-        if (frame.readMs !== undefined) metrics.recordStage("source", frame.readMs / 1000);
         const result: FrameResult = {
           frame,
           streamId: streamId(frame.stream),
@@ -121,9 +118,14 @@ export class PoseProcessor {
           decodedAt,
           latencyMs: decodedAt - frame.capturedAt,
         };
+        stages.queue = (sentAt - frame.capturedAt) / 1000;
+        metrics.decoded(result, stages);
         const sinkStart = this.#now();
+        if (tap?.wants(frame.stream)) tap.capture(frame);
         for (const sink of sinks) sink.write(result);
-        metrics.recordStage("sink", (this.#now() - sinkStart) / 1000);
+        metrics.sinks((this.#now() - sinkStart) / 1000);
+        // Every sink has seen the result: the pixels can go back to their pool.
+        frame.release?.();
         this.processed++;
         this.lastDecodedAt = decodedAt;
       }

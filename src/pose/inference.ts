@@ -5,7 +5,7 @@ import type { Frame } from "../sources/frame.ts";
 import type { Person } from "./decoder.ts";
 import { batchShapeFor } from "./batch_shapes.ts";
 import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
-import type { ProviderChoice } from "../config.ts";
+import type { Provider, ProviderChoice } from "./provider.ts";
 import type { Logger } from "../log.ts";
 import {
   missingCudaProviderFiles,
@@ -42,10 +42,14 @@ export interface InferenceOutput {
   decodeSeconds: number;
 }
 
-/** Runs batches of frames through a model. The real one is {@linkcode OrtRunner}; tests use fakes. */
+/**
+ * Runs batches of frames through a model and decodes the poses. The exporter's is the
+ * `WorkerRunner` (worker_runner.ts), which runs an {@linkcode OrtRunner} in a worker thread, behind
+ * a `SwappableRunner` the GPU solver can rebuild; tests use fakes.
+ */
 export interface InferenceRunner {
   /** The execution provider in use. */
-  readonly provider: "cuda" | "cpu";
+  readonly provider: Provider;
   /** Batch shapes this runner uses, ascending. */
   readonly shapes: readonly number[];
   /** Runs `frames` (at most the largest shape); their pixels are copied before this returns. */
@@ -100,7 +104,7 @@ export interface OrtRunnerOptions {
  * decodes it). Build it with {@linkcode createOrtRunner}.
  */
 export class OrtRunner {
-  readonly provider: "cuda" | "cpu";
+  readonly provider: Provider;
   readonly shapes: readonly number[];
   #session: ort.InferenceSession;
   #model: PreparedModel;
@@ -110,7 +114,7 @@ export class OrtRunner {
   constructor(
     session: ort.InferenceSession,
     model: PreparedModel,
-    provider: "cuda" | "cpu",
+    provider: Provider,
     shapes: number[],
   ) {
     this.#session = session;
@@ -177,7 +181,7 @@ export class OrtRunner {
 
 /** The session options every runner uses, for a provider (also used by the benchmark's raw loop). */
 export function sessionOptions(
-  provider: "cuda" | "cpu",
+  provider: Provider,
   options: Pick<OrtRunnerOptions, "deviceId" | "intraOpThreads">,
 ): ort.InferenceSession.SessionOptions {
   const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] = provider === "cuda"
@@ -206,9 +210,7 @@ export async function createOrtRunner(
   options: OrtRunnerOptions,
 ): Promise<OrtRunner> {
   const shapes = [...options.shapes];
-  let tryProviders: ("cuda" | "cpu")[] = options.provider === "auto"
-    ? ["cuda", "cpu"]
-    : [options.provider];
+  let tryProviders: Provider[] = options.provider === "auto" ? ["cuda", "cpu"] : [options.provider];
   if (options.provider !== "cpu") {
     const missing = missingCudaProviderFiles();
     if (missing.length > 0) {

@@ -1,5 +1,6 @@
 // An inference runner whose session can be replaced at a batch boundary without losing or repeating a frame.
 
+import type { Provider } from "./provider.ts";
 import type { Frame } from "../sources/frame.ts";
 import type { InferenceOutput, InferenceRunner } from "./inference.ts";
 
@@ -18,17 +19,12 @@ export class SwappableRunner implements InferenceRunner {
     this.#current = initial;
   }
 
-  get provider(): "cuda" | "cpu" {
+  get provider(): Provider {
     return this.#current.provider;
   }
 
   get shapes(): readonly number[] {
     return this.#current.shapes;
-  }
-
-  /** The runner batches go to now. */
-  get current(): InferenceRunner {
-    return this.#current;
   }
 
   run(frames: readonly Frame[]): Promise<InferenceOutput> {

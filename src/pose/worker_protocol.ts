@@ -2,7 +2,7 @@
 
 import type { LogFormat } from "../log.ts";
 import type { PreparedModel } from "./model_prep.ts";
-import type { ProviderChoice } from "../config.ts";
+import type { Provider, ProviderChoice } from "./provider.ts";
 import type { Person, PoseDecoderOptions } from "./decoder.ts";
 import type { Letterbox } from "../sources/frame.ts";
 
@@ -32,7 +32,7 @@ export type WorkerRequest =
 
 /** What the inference worker answers. */
 export type WorkerReply =
-  | { type: "ready"; id: number; provider: "cuda" | "cpu" }
+  | { type: "ready"; id: number; provider: Provider }
   | { type: "warmed"; id: number }
   | {
     type: "result";

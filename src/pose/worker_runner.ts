@@ -1,5 +1,6 @@
 // An InferenceRunner whose session lives in a worker thread: the main event loop stays free during model runs.
 
+import type { Provider } from "./provider.ts";
 import { batchShapeFor } from "./batch_shapes.ts";
 import {
   copyFrames,
@@ -43,7 +44,7 @@ function rebuildError(
  * two batches may be in flight, so the next batch is gathered while the model runs.
  */
 export class WorkerRunner implements InferenceRunner {
-  readonly provider: "cuda" | "cpu";
+  readonly provider: Provider;
   readonly shapes: readonly number[];
   #worker: Worker;
   #pending = new Map<number, Pending>();
@@ -54,7 +55,7 @@ export class WorkerRunner implements InferenceRunner {
 
   private constructor(
     worker: Worker,
-    provider: "cuda" | "cpu",
+    provider: Provider,
     shapes: readonly number[],
     frameBytes: number,
   ) {

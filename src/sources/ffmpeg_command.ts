@@ -1,6 +1,7 @@
 // ffprobe and ffmpeg command lines for a source (CPU or NVDEC), and the parsing of ffprobe's answer
 // (no spawning here).
 
+import type { Decoder } from "./decode.ts";
 import type { Letterbox } from "./frame.ts";
 import type { FfmpegSourceSpec } from "./source_uri.ts";
 
@@ -65,9 +66,6 @@ export function parseProbe(json: string): ProbedVideo {
   }
   return { width, height, fps: parseRate(stream.avg_frame_rate) ?? parseRate(stream.r_frame_rate) };
 }
-
-/** Where a stream's video is decoded: the CPU, or the GPU's NVDEC engines. */
-export type Decoder = "cpu" | "nvdec";
 
 /** Options of {@linkcode decodeArgs}. */
 export interface DecodeArgsOptions {

@@ -7,13 +7,8 @@ import {
   type FrameSource,
   type Letterbox,
 } from "./frame.ts";
-import {
-  decodeArgs,
-  type Decoder,
-  parseProbe,
-  probeArgs,
-  type ProbedVideo,
-} from "./ffmpeg_command.ts";
+import type { Decoder } from "./decode.ts";
+import { decodeArgs, parseProbe, probeArgs, type ProbedVideo } from "./ffmpeg_command.ts";
 import { classifyNvdecFailure } from "./nvdec_probe.ts";
 import { FramePool } from "./frame_pool.ts";
 import type { StreamLifecycle } from "./stream_lifecycle.ts";
@@ -411,7 +406,6 @@ export class FfmpegSource implements FrameSource {
               fps: probed.fps ?? "unknown",
             });
           }
-          o.lifecycle.frame();
           sink.push(frame);
           buffer = pool.acquire();
           filled = 0;

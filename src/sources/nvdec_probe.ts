@@ -4,14 +4,11 @@
 import {
   cudaDeviceCheckArgs,
   decodeCheckArgs,
-  type Decoder,
   FILTERS_ARGS,
   HWACCELS_ARGS,
 } from "./ffmpeg_command.ts";
 import type { FfmpegSourceSpec, SourceSpec } from "./source_uri.ts";
-
-/** The `--decode` choice: NVDEC, the CPU, or NVDEC where it works and the CPU elsewhere. */
-export type DecodeMode = "auto" | "cpu" | "nvdec";
+import type { DecodeChoice, Decoder } from "./decode.ts";
 
 /** Where one stream is decoded, and why (logged as `decoder=` and `reason=`). */
 export interface DecoderChoice {
@@ -196,7 +193,7 @@ export function classifyNvdecFailure(stderr: string, deviceId: number): NvdecFai
 export interface DecoderChooserOptions {
   ffmpegPath: string;
   /** The `--decode` choice. */
-  decode: DecodeMode;
+  decode: DecodeChoice;
   /** The GPU that NVDEC decodes on (`--device`, a CUDA ordinal in PCI bus order). */
   deviceId: number;
   /** Model input size (the test frame is scaled to it). */

@@ -3,6 +3,7 @@
 import type { FrameSource } from "./frame.ts";
 import { type FfmpegSettings, FfmpegSource } from "./ffmpeg_source.ts";
 import type { DecoderChoice } from "./nvdec_probe.ts";
+import type { DecodeChoice } from "./decode.ts";
 import { SyntheticSource } from "./synthetic_source.ts";
 import type { SourceSpec } from "./source_uri.ts";
 import type { StreamLifecycle } from "./stream_lifecycle.ts";
@@ -32,16 +33,9 @@ export class MissingToolError extends Error {
 /** What every source of the exporter shares: the model input size and the ffmpeg settings. */
 export interface SourceFactoryOptions extends FfmpegSettings {
   /** Where video is decoded: NVDEC, the CPU, or NVDEC where it works. */
-  decode: "auto" | "cpu" | "nvdec";
+  decode: DecodeChoice;
   /** The GPU that NVDEC decodes on (as nvidia-smi numbers it). */
   deviceId: number;
-  /**
-   * Each stream's decoder as `chooseDecoders()` or `DecoderChooser.choose()` decided it, by
-   * stream id. A stream missing here decodes on the CPU under `--decode auto` or `cpu` and on
-   * NVDEC, untested, under `--decode nvdec`, with a reason that says it was not checked.
-   * @default {new Map()}
-   */
-  decoders?: ReadonlyMap<string, DecoderChoice>;
 }
 
 async function checkTool(
@@ -79,8 +73,15 @@ export async function checkSourceTools(
   await checkTool("ffprobe", options.ffprobePath, ffmpegStreams);
 }
 
-/** The decoder of a stream that `options.decoders` does not name. */
-function uncheckedChoice(spec: SourceSpec, options: SourceFactoryOptions): DecoderChoice {
+/**
+ * The decoder of a stream whose decoder was not chosen by a `DecoderChooser`: the CPU under
+ * `--decode auto` or `cpu`, NVDEC, untested, under `--decode nvdec`, with a reason that says it
+ * was not checked.
+ */
+export function uncheckedChoice(
+  spec: SourceSpec,
+  options: Pick<SourceFactoryOptions, "decode">,
+): DecoderChoice {
   if (spec.kind !== "ffmpeg" || spec.input === "testsrc") {
     return { decoder: "cpu", reason: "generated source (no bitstream)" };
   }
@@ -93,27 +94,21 @@ function uncheckedChoice(spec: SourceSpec, options: SourceFactoryOptions): Decod
 
 /**
  * Builds the source of one stream: an ffmpeg child for a video source, or a synthetic source.
- * The stream's decoder (from `options.decoders`) is reported once through
- * `lifecycle.decoderChosen`; under `--decode auto` an NVDEC stream whose ffmpeg later fails
- * with an NVDEC problem falls back to the CPU and reports that too.
- *
- * @param spec the stream's parsed source
- * @param lifecycle the stream's lifecycle (its `stream` is the frames' stream index)
- * @param options what all sources share
+ * The stream's decoder is reported once through `lifecycle.decoderChosen`; under
+ * `--decode auto` an NVDEC stream whose ffmpeg later fails with an NVDEC problem falls back to
+ * the CPU and reports that too.
  */
 export function createSource(
-  spec: SourceSpec,
-  lifecycle: StreamLifecycle,
+  stream: { spec: SourceSpec; lifecycle: StreamLifecycle; decoder: DecoderChoice },
   options: SourceFactoryOptions,
 ): FrameSource {
-  const stream = lifecycle.stream;
-  const choice = options.decoders?.get(spec.id) ?? uncheckedChoice(spec, options);
+  const { spec, lifecycle, decoder: choice } = stream;
   lifecycle.decoderChosen(choice.decoder, choice.reason);
   if (spec.kind === "ffmpeg") {
     return new FfmpegSource({
       ...options,
       spec,
-      stream,
+      stream: lifecycle.stream,
       lifecycle,
       decoder: choice.decoder,
       deviceId: options.deviceId,
@@ -122,7 +117,7 @@ export function createSource(
   }
   return new SyntheticSource({
     id: spec.id,
-    stream,
+    stream: lifecycle.stream,
     sourceWidth: spec.width,
     sourceHeight: spec.height,
     width: options.width,

@@ -3,12 +3,16 @@
 import type { Logger } from "../log.ts";
 import type { StreamDownReason } from "../metrics/definitions.ts";
 import type { PoseMetrics } from "../metrics/pose_metrics.ts";
+import type { Decoder } from "./decode.ts";
 
 /** Where a stream is in its lifecycle. */
 export type StreamState = "starting" | "up" | "down" | "retrying" | "finished" | "stopped";
 
-/** Tracks one stream's state and reports each change in metrics and the log. */
+/**
+ * Tracks one stream's state and reports each change (not each frame) in metrics and the log.
+ */
 export class StreamLifecycle {
+  /** The stream's index (`Frame.stream`). */
   readonly stream: number;
   readonly id: string;
   #metrics: PoseMetrics;
@@ -17,11 +21,15 @@ export class StreamLifecycle {
   /** Why the stream last went down, with ffmpeg's last words when there were some. */
   lastDown: { reason: StreamDownReason; detail: string } | null = null;
   /** Where its video is decoded, once decided. */
-  decoder: "nvdec" | "cpu" | null = null;
+  decoder: Decoder | null = null;
 
-  constructor(stream: number, id: string, parts: { metrics: PoseMetrics; log: Logger }) {
-    this.stream = stream;
-    this.id = id;
+  /**
+   * @param key the stream's index and id, as the roster gave them
+   * @param parts where transitions are reported
+   */
+  constructor(key: { index: number; id: string }, parts: { metrics: PoseMetrics; log: Logger }) {
+    this.stream = key.index;
+    this.id = key.id;
     this.#metrics = parts.metrics;
     this.#log = parts.log;
   }
@@ -44,11 +52,6 @@ export class StreamLifecycle {
     this.#state = "up";
     this.#metrics.streamUp.set(this.stream, 1);
     this.#log.info("stream up", { stream_id: this.id, ...fields });
-  }
-
-  /** A frame arrived (cheap: one gauge write). */
-  frame(): void {
-    this.#metrics.lastFrameTimestamp.set(this.stream, Date.now() / 1000);
   }
 
   /** The source failed or ended where it should not have. */
@@ -74,9 +77,9 @@ export class StreamLifecycle {
   }
 
   /** Where this stream's video is decoded was decided: one log line and pose_stream_info. */
-  decoderChosen(decoder: "nvdec" | "cpu", reason: string): void {
+  decoderChosen(decoder: Decoder, reason: string): void {
     this.decoder = decoder;
-    this.#metrics.setDecoder(this.stream, decoder);
+    this.#metrics.setDecoder({ index: this.stream, id: this.id }, decoder);
     this.#log.info("stream decoder", { stream_id: this.id, decoder, reason });
   }
 

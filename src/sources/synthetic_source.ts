@@ -163,7 +163,6 @@ export class SyntheticSource implements FrameSource {
       letterbox: this.#cycle.letterbox,
     };
     this.#seq++;
-    this.#options.lifecycle?.frame();
     sink.push(frame);
   }
 

@@ -3,54 +3,17 @@
 import type { Logger, LogWriter } from "../log.ts";
 import type { PoseMetrics } from "../metrics/pose_metrics.ts";
 import { PIPELINE_STAGES } from "../metrics/definitions.ts";
+import type { StreamSnapshot } from "../streams/stream_snapshot.ts";
 
-/** One stream's figures as shown in the status. */
-export interface StreamStatus {
-  streamId: string;
-  state: string;
-  fps: number;
-  p50Ms: number;
-  p99Ms: number;
-  frames: number;
-  drops: number;
-  persons: number;
-  queued: number;
-}
-
-/** A stream as the status display sees it: its index, id and lifecycle state. */
-export interface DisplayedStream {
-  index: number;
-  id: string;
-  state: string;
-}
-
-/** Reads every stream's current figures from the metrics. */
-export function readStreamStatus(
-  metrics: PoseMetrics,
-  streams: readonly DisplayedStream[],
-  queueDepth: (stream: number) => number,
-): StreamStatus[] {
-  return streams.map(({ index: s, id: streamId, state }) => ({
-    streamId,
-    state,
-    fps: metrics.fps.rate(s),
-    p50Ms: metrics.latencyMs.quantile(s, 0.5),
-    p99Ms: metrics.latencyMs.quantile(s, 0.99),
-    frames: metrics.frames.value(s),
-    drops: metrics.totalDrops(s),
-    persons: metrics.persons.value(s),
-    queued: queueDepth(s),
-  }));
-}
-
-const fmt = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "-");
+const fmt = (v: number | null, digits = 1) =>
+  v !== null && Number.isFinite(v) ? v.toFixed(digits) : "-";
 
 /**
  * Formats one status line, e.g.
  * `s0      up        fps   30.0  p50   32.4 ms  p99   41.0 ms  frames     903  drops     0  queued  0  persons 2`.
  */
-export function formatStatusLine(s: StreamStatus, idWidth: number): string {
-  return `${s.streamId.padEnd(idWidth)}  ${s.state.padEnd(8)}  fps ${fmt(s.fps).padStart(6)}  ` +
+export function formatStatusLine(s: StreamSnapshot, idWidth: number): string {
+  return `${s.id.padEnd(idWidth)}  ${s.state.padEnd(8)}  fps ${fmt(s.fps).padStart(6)}  ` +
     `p50 ${fmt(s.p50Ms).padStart(6)} ms  p99 ${fmt(s.p99Ms).padStart(6)} ms  ` +
     `frames ${String(s.frames).padStart(7)}  drops ${String(s.drops).padStart(5)}  ` +
     `queued ${String(s.queued).padStart(2)}  persons ${s.persons}`;
@@ -62,10 +25,8 @@ export interface StatusDisplayOptions {
   live: boolean;
   /** Seconds between status log lines when not live. */
   intervalSeconds: number;
-  /** Frames waiting per stream. */
-  queueDepth: (stream: number) => number;
-  /** The streams running now. */
-  streams: () => DisplayedStream[];
+  /** The running streams' snapshots. */
+  streams: () => StreamSnapshot[];
 }
 
 /** The stage with the most time per frame since `previous`, e.g. `inference 12.3 ms`. */
@@ -145,7 +106,7 @@ export class StatusDisplay {
 
   #statusLines(): string[] {
     const statuses = this.#read();
-    const idWidth = Math.max(6, ...statuses.map((s) => s.streamId.length));
+    const idWidth = Math.max(6, ...statuses.map((s) => s.id.length));
     const total = statuses.reduce((sum, s) => sum + s.fps, 0);
     return [
       ...statuses.map((s) => formatStatusLine(s, idWidth)),
@@ -153,8 +114,8 @@ export class StatusDisplay {
     ];
   }
 
-  #read(): StreamStatus[] {
-    return readStreamStatus(this.#metrics, this.#options.streams(), this.#options.queueDepth);
+  #read(): StreamSnapshot[] {
+    return this.#options.streams();
   }
 
   #draw(): void {
@@ -174,11 +135,11 @@ export class StatusDisplay {
     const slowest = slowestStage(this.#metrics, this.#stages);
     for (const s of this.#read()) {
       this.#log.info("stream status", {
-        stream_id: s.streamId,
+        stream_id: s.id,
         state: s.state,
         fps: Number(fmt(s.fps)),
-        latency_p50_ms: Number.isFinite(s.p50Ms) ? Number(fmt(s.p50Ms)) : null,
-        latency_p99_ms: Number.isFinite(s.p99Ms) ? Number(fmt(s.p99Ms)) : null,
+        latency_p50_ms: s.p50Ms === null ? null : Number(fmt(s.p50Ms)),
+        latency_p99_ms: s.p99Ms === null ? null : Number(fmt(s.p99Ms)),
         frames: s.frames,
         drops: s.drops,
         queued: s.queued,

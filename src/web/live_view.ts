@@ -16,35 +16,21 @@ import type { FrameTap } from "../pipeline/processor.ts";
 import { renderLivePage } from "./page.ts";
 import { LIVE_VIEW_CSS } from "./page_style.ts";
 import { LIVE_VIEW_SCRIPT } from "./page_script.ts";
+import type { StreamSnapshot } from "../streams/stream_snapshot.ts";
+import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
 
-/** What a tile shows about a stream besides its picture. */
-export interface LiveStreamInfo {
-  /** Index of the stream (`Frame.stream`). */
-  stream: number;
-  /** Stream id (label value). */
-  id: string;
-  /** Lifecycle state: starting, up, down, retrying, finished, stopped. */
-  state: string;
-  /** Why the stream is not up, when it is not. */
-  reason: string | null;
-  /** Frames per second over the recent window. */
-  fps: number;
-  /** Latency quantiles in milliseconds, null before the first frame. */
-  p50Ms: number | null;
-  p99Ms: number | null;
-  /** Persons in the latest frame. */
-  persons: number;
-  /** How the stream is decoded (cpu, nvdec, synthetic). */
-  decoder?: string;
-}
+/** What a tile shows about a stream besides its picture: the stream's one snapshot. */
+export type LiveStreamInfo = StreamSnapshot;
 
 /** Options of {@linkcode LiveView}. */
 export interface LiveViewOptions {
+  /** The running streams' snapshots; called per page and state request. */
+  streams: () => readonly LiveStreamInfo[];
   /**
-   * The current streams; called per page and state request, and by a snapshot request only
-   * rarely (an unknown id, or a stream without frames for a while).
+   * The index of the running stream `id` (a snapshot request, many per second, need not take
+   * every stream's snapshot). @default {a look-up in `streams()`}
    */
-  streams: () => LiveStreamInfo[];
+  indexOf?: (id: string) => number | undefined;
   /** Model input width in pixels (the width of `Frame.pixels`). */
   modelWidth: number;
   /** Model input height in pixels. */
@@ -95,31 +81,16 @@ interface Slot {
   pendingFrame: Frame | null;
   /** When the pending picture was taken. */
   pendingSince: number;
-  /** When the slot was made (a stream that never had a frame goes stale from then). */
-  since: number;
   /** The latest picture with its own frame's poses. */
   ready: Ready | null;
   /** A buffer to swap with `pending` when it becomes ready. */
   spare: Snapshot;
 }
 
-interface Latest extends PosedFrame {
-  /** When its result was written (clock of the live view). */
-  seenAt: number;
-}
-
-/** Least time between two refreshes of the id index caused by an unknown id. */
-const INDEX_REFRESH_MS = 500;
+type Latest = PosedFrame;
 
 /** A picture whose poses have not come within this long is given up (its frame was lost). */
 const PENDING_TIMEOUT_MS = 5000;
-
-/**
- * A stream without a frame for this long is looked up again in `streams()` by a snapshot
- * request (at most once per this long), so a removed stream's picture is not served forever
- * when nobody refreshes the index.
- */
-const STALE_MS = 10_000;
 
 const NO_STORE = { "cache-control": "no-store" };
 
@@ -131,7 +102,8 @@ function emptySnapshot(): Snapshot {
  * Serves the live view and takes its pictures. As a {@linkcode FrameTap} it copies a small
  * picture of a frame only while a browser has asked for that stream within `watchTimeoutMs`,
  * and at most `maxSnapshotsPerSecond`; as a {@linkcode ResultSink} it pairs each picture
- * with the poses of the same frame, so the skeletons sit on the figures they belong to.
+ * with the poses of the same frame, so the skeletons sit on the figures they belong to. As a
+ * {@linkcode StreamListener} it forgets a removed stream's picture and poses at once.
  *
  * @example
  * ```ts
@@ -144,8 +116,9 @@ function emptySnapshot(): Snapshot {
  * const res = await view.handle(new Request("http://x/"));
  * ```
  */
-export class LiveView implements ResultSink, FrameTap {
-  #streams: () => LiveStreamInfo[];
+export class LiveView implements ResultSink, FrameTap, StreamListener {
+  #streams: () => readonly LiveStreamInfo[];
+  #indexOf: (id: string) => number | undefined;
   #model: { width: number; height: number };
   #scoreThreshold: number;
   #maxSide: number;
@@ -156,12 +129,11 @@ export class LiveView implements ResultSink, FrameTap {
   #latest: (Latest | undefined)[] = [];
   #token = 0;
   #closed = false;
-  /** Stream index by id, as of the last `streams()` call (snapshot requests skip the call). */
-  #indexById = new Map<string, number>();
-  #indexedAt = -Infinity;
 
   constructor(options: LiveViewOptions) {
     this.#streams = options.streams;
+    this.#indexOf = options.indexOf ??
+      ((id) => options.streams().find((s) => s.id === id)?.index);
     this.#model = { width: options.modelWidth, height: options.modelHeight };
     this.#scoreThreshold = options.scoreThreshold;
     this.#maxSide = options.maxSide ?? 320;
@@ -212,11 +184,9 @@ export class LiveView implements ResultSink, FrameTap {
         sourceWidth: 0,
         sourceHeight: 0,
         persons: [],
-        seenAt: 0,
       };
       this.#latest[stream] = latest;
     }
-    latest.seenAt = this.#now();
     latest.streamId = result.streamId;
     latest.seq = frame.seq;
     latest.capturedAt = frame.capturedAt;
@@ -244,19 +214,21 @@ export class LiveView implements ResultSink, FrameTap {
     };
   }
 
+  streamAdded(_key: StreamKey): void {}
+
+  /** A removed or restarted stream's picture and poses leave at once. */
+  streamRemoved(key: StreamKey): void {
+    this.forget(key.id);
+  }
+
   /**
-   * Drops everything held for stream `streamId`: its entry in the index of ids, its picture
-   * (ready and pending) and its latest poses. Call it for a stream removed or restarted at run
-   * time, once it is out of `streams()`'s answer (a restarted stream in it under its new
-   * index): a snapshot request for a removed id then answers 404, and one for a restarted id
-   * looks the id up again, finding its new index. Unknown ids are ignored.
+   * Drops everything held for stream `streamId`: its picture (ready and pending) and its latest
+   * poses. Called for a stream removed or restarted at run time, once it is out of the roster
+   * (a restarted stream comes back under a new index). Unknown ids are ignored.
    *
    * @param streamId the id of the stream removed or restarted
    */
   forget(streamId: string): void {
-    this.#indexById.delete(streamId);
-    // The next request for an id not in the index refreshes it at once.
-    this.#indexedAt = -Infinity;
     this.#slots.forEach((slot, i) => {
       if (slot?.id === streamId) this.#slots[i] = undefined;
     });
@@ -302,7 +274,7 @@ export class LiveView implements ResultSink, FrameTap {
     switch (path) {
       case LIVE_VIEW_PATHS.page:
         return new Response(
-          renderLivePage(this.#currentStreams(), {
+          renderLivePage(this.#streams(), {
             scoreThreshold: this.#scoreThreshold,
             snapshotIntervalMs: this.#interval,
           }),
@@ -323,36 +295,8 @@ export class LiveView implements ResultSink, FrameTap {
     }
   }
 
-  /** Calls `streams()` and refreshes the index of ids. */
-  #currentStreams(): LiveStreamInfo[] {
-    const streams = this.#streams();
-    this.#indexById = new Map(streams.map((s) => [s.id, s.stream]));
-    this.#indexedAt = this.#now();
-    return streams;
-  }
-
-  /**
-   * The index of stream `id`, from the index the page and state requests keep fresh (a snapshot
-   * request, many per second, need not compute every stream's quantiles); an id not found
-   * refreshes it at most twice a second.
-   */
-  #indexOf(id: string): number | undefined {
-    const known = this.#indexById.get(id);
-    if (known !== undefined || this.#now() - this.#indexedAt < INDEX_REFRESH_MS) return known;
-    this.#currentStreams();
-    return this.#indexById.get(id);
-  }
-
   #state(): { streams: LiveStreamInfo[]; scoreThreshold: number; snapshotIntervalMs: number } {
-    const streams = this.#currentStreams();
-    // Forget pictures and poses of streams that are gone.
-    const live = new Map(streams.map((s) => [s.stream, s.id]));
-    this.#slots.forEach((slot, i) => {
-      if (slot !== undefined && live.get(i) !== slot.id) this.#slots[i] = undefined;
-    });
-    this.#latest.forEach((latest, i) => {
-      if (latest !== undefined && live.get(i) !== latest.streamId) this.#latest[i] = undefined;
-    });
+    const streams = this.#streams();
     const round = (v: number | null, f: number) => v === null ? null : Math.round(v * f) / f;
     return {
       streams: streams.map((s) => ({
@@ -366,39 +310,12 @@ export class LiveView implements ResultSink, FrameTap {
     };
   }
 
-  /**
-   * Whether stream `id` at `index` has had no frame for `STALE_MS` (since its slot was made,
-   * when it never had one): it may have been removed while the index was not refreshed.
-   */
-  #stale(index: number, id: string, now: number): boolean {
-    const latest = this.#latest[index];
-    const slot = this.#slots[index];
-    const seen = Math.max(
-      latest?.streamId === id ? latest.seenAt : -Infinity,
-      slot?.id === id ? slot.since : -Infinity,
-    );
-    return now - seen > STALE_MS;
-  }
-
   #snapshot(id: string | null, after: number): Response {
-    let index = id === null ? undefined : this.#indexOf(id);
+    const index = id === null ? undefined : this.#indexOf(id);
     if (id === null || index === undefined || this.#closed) {
       return new Response("no such stream\n", { status: 404, headers: NO_STORE });
     }
     const now = this.#now();
-    if (now - this.#indexedAt > STALE_MS && this.#stale(index, id, now)) {
-      // Rare: no frame for a while and an old index. Is the stream still there?
-      this.#currentStreams();
-      const fresh = this.#indexById.get(id);
-      if (fresh !== index) {
-        if (this.#slots[index]?.id === id) this.#slots[index] = undefined;
-        if (this.#latest[index]?.streamId === id) this.#latest[index] = undefined;
-      }
-      if (fresh === undefined) {
-        return new Response("no such stream\n", { status: 404, headers: NO_STORE });
-      }
-      index = fresh;
-    }
     let slot = this.#slots[index];
     if (slot === undefined || slot.id !== id) {
       slot = {
@@ -409,7 +326,6 @@ export class LiveView implements ResultSink, FrameTap {
         pending: emptySnapshot(),
         pendingFrame: null,
         pendingSince: 0,
-        since: now,
         ready: null,
         spare: emptySnapshot(),
       };

@@ -49,13 +49,18 @@ export function overlayText(info: Pick<LiveStreamInfo, "state" | "reason">): str
   return info.state + (why ? ": " + why : "");
 }
 
+/** What a tile shows of a stream. */
+export type TileInfo =
+  & Pick<LiveStreamInfo, "id" | "state" | "reason" | "fps" | "p50Ms" | "p99Ms" | "persons">
+  & { decoder?: string };
+
 /**
  * One stream's tile. The page's script builds new tiles from the same markup (a template).
  *
  * @param info the stream
  * @returns the tile's HTML
  */
-export function renderTile(info: LiveStreamInfo): string {
+export function renderTile(info: TileInfo): string {
   const stat = (field: string, label: string, value: string) =>
     `<div><dt>${label}</dt><dd data-field="${field}">${value}</dd></div>`;
   return `<article class="tile" data-stream-id="${escapeHtml(info.id)}" data-state="${
@@ -93,7 +98,6 @@ export function renderLivePage(
     colours: SKELETON_COLOURS,
   };
   const template = renderTile({
-    stream: -1,
     id: "",
     state: "starting",
     reason: null,

@@ -1,7 +1,19 @@
 // The live view's binary answer: a little-endian u32 header length, a JSON header (the
-// picture's geometry and the poses of that very frame), then the raw RGB24 bytes.
+// picture's geometry and the poses of that very frame), then the raw RGB24 bytes. The server
+// encodes it and the browser code (src/web/browser/) decodes it, so this module imports nothing.
 
-import type { Person } from "../pose/decoder.ts";
+/**
+ * What {@linkcode toPacketPersons} reads of a person. A `Person` of `src/pose/decoder.ts` fits;
+ * it is spelled out here so that the browser bundle does not pull in the pose decoder.
+ */
+export interface PosePerson {
+  /** Person score, 0..1. */
+  score: number;
+  /** Box corners [x1, y1, x2, y2] in source pixels. */
+  box: readonly number[];
+  /** 17 COCO keypoints as x, y, visibility triples, in source pixels. */
+  keypoints: ArrayLike<number>;
+}
 
 /** A person as the page receives it: numbers rounded, keypoints as a flat x, y, conf list. */
 export interface PacketPerson {
@@ -45,7 +57,7 @@ function round(value: number, digits: number): number {
  * @param persons decoded persons, in source pixels
  * @returns the same persons as plain arrays
  */
-export function toPacketPersons(persons: readonly Person[]): PacketPerson[] {
+export function toPacketPersons(persons: readonly PosePerson[]): PacketPerson[] {
   return persons.map((p) => {
     const keypoints = new Array<number>(p.keypoints.length);
     for (let i = 0; i < p.keypoints.length; i += 3) {
@@ -84,7 +96,7 @@ export function encodeSnapshotPacket(
 }
 
 /**
- * Reads a packet (what the page's script does in JavaScript).
+ * Reads a packet (the live view's browser code calls it on each snapshot it receives).
  *
  * @param packet the packet bytes
  * @returns its header and a view of its RGB bytes

@@ -5,6 +5,7 @@ import type { FrameResult } from "../../src/pipeline/result.ts";
 import type { InferenceOutput, InferenceRunner } from "../../src/pose/inference.ts";
 import type { Frame } from "../../src/sources/frame.ts";
 import { PoseMetrics } from "../../src/metrics/pose_metrics.ts";
+import { FrameMetrics } from "../../src/pipeline/frame_metrics.ts";
 import { PIPELINE_STAGES } from "../../src/metrics/definitions.ts";
 import { Logger } from "../../src/log.ts";
 
@@ -41,7 +42,7 @@ Deno.test("PoseProcessor - the stages inside a frame's span add up to its end-to
     runner: new ClockedRunner(clock),
     streamId: (s) => ["a", "b"][s]!,
     sinks: [{ write: (r) => results.push(r), close: () => Promise.resolve() }],
-    metrics,
+    metrics: new FrameMetrics(metrics),
     log: QUIET,
     now,
     depth: 1,
@@ -76,7 +77,7 @@ Deno.test("PoseProcessor - a tap sees each frame it wants before the pixels are 
     runner: new ClockedRunner({ now: 0 }),
     streamId: () => "a",
     sinks: [],
-    metrics,
+    metrics: new FrameMetrics(metrics),
     log: QUIET,
     tap: {
       wants: (stream) => stream === 0,
@@ -122,7 +123,7 @@ Deno.test("PoseProcessor - results leave in batch order even when a later batch 
     runner: new SlowFirstRunner(),
     streamId: () => "a",
     sinks: [{ write: (r) => seqs.push(r.frame.seq), close: () => Promise.resolve() }],
-    metrics,
+    metrics: new FrameMetrics(metrics),
     log: QUIET,
     depth: 2,
   });
@@ -138,4 +139,36 @@ Deno.test("PoseProcessor - results leave in batch order even when a later batch 
   batcher.close();
   await processor.run();
   assertEquals(seqs, [0, 1, 2]);
+});
+
+Deno.test("PoseProcessor - a frame's pixels go back to their pool only after every sink saw its result", async () => {
+  const metrics = new PoseMetrics(["a"]);
+  const batcher = new Batcher(1, { maxBatch: 2, timeoutMs: 0, queueFrames: 4 });
+  const events: string[] = [];
+  const sink = (name: string) => ({
+    write: (r: FrameResult) => events.push(`${name} ${r.frame.seq}`),
+    close: () => Promise.resolve(),
+  });
+  const processor = new PoseProcessor({
+    batcher,
+    runner: new ClockedRunner({ now: 0 }),
+    streamId: () => "a",
+    sinks: [sink("first"), sink("second")],
+    metrics: new FrameMetrics(metrics),
+    log: QUIET,
+  });
+  for (const seq of [0, 1]) {
+    batcher.push({
+      stream: 0,
+      seq,
+      capturedAt: performance.now(),
+      pixels: new Uint8Array(48),
+      letterbox: LETTERBOX,
+      release: () => events.push(`release ${seq}`),
+    });
+  }
+  batcher.close();
+  await processor.run();
+  assertEquals(events, ["first 0", "second 0", "release 0", "first 1", "second 1", "release 1"]);
+  assertEquals(metrics.frames.value(0), 2, "the metrics recorded both frames");
 });

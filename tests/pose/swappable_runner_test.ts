@@ -5,6 +5,7 @@ import type { InferenceOutput, InferenceRunner } from "../../src/pose/inference.
 import { SwappableRunner } from "../../src/pose/swappable_runner.ts";
 import { PoseProcessor } from "../../src/pipeline/processor.ts";
 import { PoseMetrics } from "../../src/metrics/pose_metrics.ts";
+import { FrameMetrics } from "../../src/pipeline/frame_metrics.ts";
 import { Logger } from "../../src/log.ts";
 import type { FrameResult } from "../../src/pipeline/result.ts";
 
@@ -40,7 +41,7 @@ Deno.test("SwappableRunner - a swap mid-stream loses no frame and runs none twic
     runner: swappable,
     streamId: (stream) => ["a", "b"][stream]!,
     sinks: [{ write: (r) => written.push(r), close: () => Promise.resolve() }],
-    metrics: new PoseMetrics(["a", "b"]),
+    metrics: new FrameMetrics(new PoseMetrics(["a", "b"])),
     log: new Logger({ writer: { writeLine: () => {} } }),
   });
   const loop = processor.run();

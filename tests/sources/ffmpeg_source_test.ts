@@ -41,7 +41,7 @@ function quietLog(): Logger {
 
 function source(spec: FfmpegSourceSpec, overrides: Partial<FfmpegSourceOptions> = {}) {
   const metrics = new PoseMetrics([spec.id]);
-  const lifecycle = new StreamLifecycle(0, spec.id, { metrics, log: quietLog() });
+  const lifecycle = new StreamLifecycle({ index: 0, id: spec.id }, { metrics, log: quietLog() });
   const src = new FfmpegSource({
     spec,
     stream: 0,

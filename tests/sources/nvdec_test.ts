@@ -2,7 +2,6 @@ import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { fixturePath } from "../_helpers.ts";
 import { makeVideo, waitFor } from "../_media.ts";
 import {
-  chooseDecoders,
   classifyNvdecFailure,
   DecoderChooser,
   type DecoderChooserOptions,
@@ -11,7 +10,12 @@ import {
   parseHwaccels,
 } from "../../src/sources/nvdec_probe.ts";
 import { FfmpegSource } from "../../src/sources/ffmpeg_source.ts";
-import { createSource, type SourceFactoryOptions } from "../../src/sources/source_factory.ts";
+import {
+  createSource,
+  type SourceFactoryOptions,
+  uncheckedChoice,
+} from "../../src/sources/source_factory.ts";
+import type { DecoderChoice } from "../../src/sources/nvdec_probe.ts";
 import type { Frame, FrameSink } from "../../src/sources/frame.ts";
 import { StreamLifecycle } from "../../src/sources/stream_lifecycle.ts";
 import { PoseMetrics } from "../../src/metrics/pose_metrics.ts";
@@ -137,7 +141,7 @@ Deno.test("DecoderChooser - --decode nvdec is refused in one line naming what ff
   for (const [mode, missing, detail] of cases) {
     const fake = await fakeFfmpeg(mode);
     const err = await assertRejects(
-      () => chooseDecoders(cams, options(fake.path, "nvdec")),
+      () => chooseAll(cams, options(fake.path, "nvdec")),
       DecoderUnavailableError,
     ) as DecoderUnavailableError;
     assertEquals(err.missing, missing, mode);
@@ -150,7 +154,7 @@ Deno.test("DecoderChooser - --decode nvdec is refused in one line naming what ff
   }
   const noCuda = await fakeFfmpeg("no_cuda");
   const err = await assertRejects(
-    () => chooseDecoders(cams, options(noCuda.path, "nvdec")),
+    () => chooseAll(cams, options(noCuda.path, "nvdec")),
     DecoderUnavailableError,
   ) as DecoderUnavailableError;
   assertEquals(
@@ -182,7 +186,7 @@ Deno.test("DecoderChooser - --decode auto falls back to the CPU with the reason"
     ]
   ) {
     const fake = await fakeFfmpeg(mode!);
-    const choices = await chooseDecoders(cams, options(fake.path, "auto"));
+    const choices = await chooseAll(cams, options(fake.path, "auto"));
     assertEquals([...choices.keys()], ["cam1", "cam2"]);
     for (const choice of choices.values()) assertEquals(choice, { decoder: "cpu", reason });
   }
@@ -191,7 +195,7 @@ Deno.test("DecoderChooser - --decode auto falls back to the CPU with the reason"
 Deno.test("DecoderChooser - one stream with a codec NVDEC lacks falls back alone", async () => {
   const fake = await fakeFfmpeg("ok");
   const specs = [...cams, spec("odd", "/videos/odd_422.mp4"), spec("gen", "testsrc:320x240@5")];
-  const choices = await chooseDecoders(specs, options(fake.path, "auto", 1));
+  const choices = await chooseAll(specs, options(fake.path, "auto", 1));
   assertEquals(choices.get("cam1"), {
     decoder: "nvdec",
     reason: "a test frame decoded on NVDEC (GPU 1)",
@@ -212,7 +216,7 @@ Deno.test("DecoderChooser - one stream with a codec NVDEC lacks falls back alone
   assert(!calls.some((c) => c.some((a) => a.includes("testsrc"))), "testsrc is never tested");
 
   const err = await assertRejects(
-    () => chooseDecoders(specs, options(fake.path, "nvdec")),
+    () => chooseAll(specs, options(fake.path, "nvdec")),
     DecoderUnavailableError,
     'Cannot decode stream "odd" with --decode nvdec: NVDEC does not support',
   ) as DecoderUnavailableError;
@@ -264,14 +268,14 @@ Deno.test("DecoderChooser - a source unreadable at start keeps NVDEC, untested, 
 
 Deno.test("DecoderChooser - --decode cpu and generated sources run no ffmpeg at all", async () => {
   const fake = await fakeFfmpeg("no_driver");
-  const choices = await chooseDecoders(
+  const choices = await chooseAll(
     [...cams, spec("syn", "synthetic:320x240@5")],
     options(fake.path, "cpu"),
   );
   assertEquals(choices.get("cam1"), { decoder: "cpu", reason: "--decode cpu" });
   assertEquals(choices.get("syn"), { decoder: "cpu", reason: "generated source (no bitstream)" });
   assertEquals(
-    await chooseDecoders([spec("gen", "testsrc")], options(fake.path, "nvdec")),
+    await chooseAll([spec("gen", "testsrc")], options(fake.path, "nvdec")),
     new Map([["gen", { decoder: "cpu", reason: "generated source (no bitstream)" }]]),
   );
   assertEquals(fake.calls(), []);
@@ -280,12 +284,12 @@ Deno.test("DecoderChooser - --decode cpu and generated sources run no ffmpeg at 
 Deno.test("DecoderChooser - a GPU that is not there is named by its index", async () => {
   const fake = await fakeFfmpeg("no_device");
   await assertRejects(
-    () => chooseDecoders(cams, options(fake.path, "nvdec", 1)),
+    () => chooseAll(cams, options(fake.path, "nvdec", 1)),
     DecoderUnavailableError,
     "GPU 1 (--device) does not exist (ffmpeg: cuDeviceGet",
   );
   assertEquals(
-    (await chooseDecoders(cams, options(fake.path, "auto", 0))).get("cam1")?.decoder,
+    (await chooseAll(cams, options(fake.path, "auto", 0))).get("cam1")?.decoder,
     "nvdec",
   );
 });
@@ -293,7 +297,7 @@ Deno.test("DecoderChooser - a GPU that is not there is named by its index", asyn
 Deno.test("DecoderChooser - a hung ffmpeg is given up after the timeout", async () => {
   const fake = await fakeFfmpeg("hang");
   const started = Date.now();
-  const choices = await chooseDecoders(cams, {
+  const choices = await chooseAll(cams, {
     ...options(fake.path, "auto"),
     checkTimeoutMs: 300,
   });
@@ -311,7 +315,7 @@ Deno.test({
   fn: async () => {
     const specs = [spec("clip", clip)];
     const err = await assertRejects(
-      () => chooseDecoders(specs, options("ffmpeg", "nvdec")),
+      () => chooseAll(specs, options("ffmpeg", "nvdec")),
       DecoderUnavailableError,
     ) as DecoderUnavailableError;
     assertEquals(
@@ -320,7 +324,7 @@ Deno.test({
         "(libcuda.so.1 cannot be loaded) (ffmpeg: Cannot load libcuda.so.1)",
     );
     assertEquals(err.missing, "driver");
-    const choices = await chooseDecoders(specs, options("ffmpeg", "auto"));
+    const choices = await chooseAll(specs, options("ffmpeg", "auto"));
     assertEquals(choices.get("clip"), {
       decoder: "cpu",
       reason: "NVDEC unavailable: the NVIDIA driver is missing (libcuda.so.1 cannot be loaded) " +
@@ -348,11 +352,25 @@ function recordedLifecycle(id: string) {
     format: "json",
     writer: { writeLine: (l) => lines.push(JSON.parse(l)) },
   });
-  const lifecycle = new StreamLifecycle(0, id, { metrics: new PoseMetrics([id]), log });
+  const lifecycle = new StreamLifecycle({ index: 0, id }, { metrics: new PoseMetrics([id]), log });
   return { lifecycle, decoderLines: () => lines.filter((l) => l.msg === "stream decoder") };
 }
 
-function factoryOptions(overrides: Partial<SourceFactoryOptions>): SourceFactoryOptions {
+/** Chooses the decoders of `specs` once, as the exporter's roster does. */
+function chooseAll(specs: readonly SourceSpec[], options: DecoderChooserOptions) {
+  return new DecoderChooser(options).chooseAll(specs);
+}
+
+/** Factory options, with the decoders the roster would have chosen, by stream id. */
+type TestFactoryOptions = SourceFactoryOptions & { decoders?: Map<string, DecoderChoice> };
+
+/** Builds a stream's source as the roster does: with its chosen decoder, or an unchecked one. */
+function build(spec: SourceSpec, lifecycle: StreamLifecycle, options: TestFactoryOptions) {
+  const decoder = options.decoders?.get(spec.id) ?? uncheckedChoice(spec, options);
+  return createSource({ spec, lifecycle, decoder }, options);
+}
+
+function factoryOptions(overrides: Partial<TestFactoryOptions>): TestFactoryOptions {
   return {
     width: 640,
     height: 640,
@@ -368,17 +386,17 @@ function factoryOptions(overrides: Partial<SourceFactoryOptions>): SourceFactory
   };
 }
 
-Deno.test("createSource() reports each stream's decoder once and builds its ffmpeg for it", async () => {
+Deno.test("build() reports each stream's decoder once and builds its ffmpeg for it", async () => {
   const decoders = new Map([["cam1", { decoder: "nvdec" as const, reason: "tested" }]]);
   const nv = recordedLifecycle("cam1");
-  const source = createSource(cams[0]!, nv.lifecycle, factoryOptions({ decoders, deviceId: 2 }));
+  const source = build(cams[0]!, nv.lifecycle, factoryOptions({ decoders, deviceId: 2 }));
   assert(source instanceof FfmpegSource);
   assertEquals(source.decoder, "nvdec");
   const cpu = recordedLifecycle("cam2");
-  const other = createSource(cams[1]!, cpu.lifecycle, factoryOptions({ decoders }));
+  const other = build(cams[1]!, cpu.lifecycle, factoryOptions({ decoders }));
   assertEquals((other as FfmpegSource).decoder, "cpu", "a stream the map lacks is on the CPU");
   const syn = recordedLifecycle("syn");
-  await createSource(spec("syn", "synthetic:64x64@1"), syn.lifecycle, factoryOptions({})).stop();
+  await build(spec("syn", "synthetic:64x64@1"), syn.lifecycle, factoryOptions({})).stop();
   const fields = (l: { decoder: string; reason: string }) => [l.decoder, l.reason];
   assertEquals(nv.decoderLines().map(fields), [["nvdec", "tested"]]);
   assertEquals(cpu.decoderLines().map(fields), [["cpu", "NVDEC not checked for this stream"]]);
@@ -389,7 +407,7 @@ Deno.test("FfmpegSource - under --decode auto an NVDEC failure at run time falls
   const fake = await fakeFfmpeg("no_libnvcuvid");
   const { lifecycle, decoderLines } = recordedLifecycle("clip");
   const sink = new CollectingSink();
-  const src = createSource(
+  const src = build(
     spec("clip", clip),
     lifecycle,
     factoryOptions({
@@ -419,7 +437,7 @@ Deno.test("FfmpegSource - under --decode auto an NVDEC failure at run time falls
 Deno.test("FfmpegSource - under --decode nvdec an NVDEC failure stays on NVDEC and is retried", async () => {
   const fake = await fakeFfmpeg("no_libnvcuvid");
   const { lifecycle, decoderLines } = recordedLifecycle("clip");
-  const src = createSource(
+  const src = build(
     spec("clip", clip),
     lifecycle,
     factoryOptions({
@@ -444,14 +462,14 @@ Deno.test({
   name: "FfmpegSource - on a GPU host NVDEC frames have the CPU frames' layout and padding",
   ignore: !gpuHost,
   fn: async () => {
-    const choice = (await chooseDecoders([spec("clip", clip)], options("ffmpeg", "auto")))
+    const choice = (await chooseAll([spec("clip", clip)], options("ffmpeg", "auto")))
       .get("clip")!;
     assertEquals(choice.decoder, "nvdec", choice.reason);
     const frames: Record<string, Uint8Array[]> = {};
     for (const decode of ["nvdec", "cpu"] as const) {
       const sink = new CollectingSink();
       const { lifecycle } = recordedLifecycle("clip");
-      const src = createSource(
+      const src = build(
         spec("clip", clip),
         lifecycle,
         factoryOptions({ decode, decoders: new Map([["clip", { decoder: decode, reason: "" }]]) }),

@@ -8,15 +8,19 @@ import { LIVE_VIEW_SCRIPT } from "../../src/web/page_script.ts";
 const MODEL = 64;
 const LETTERBOX = computeLetterbox({ width: 1280, height: 720 }, { width: MODEL, height: MODEL });
 
-function info(stream: number, id: string, extra: Partial<LiveStreamInfo> = {}): LiveStreamInfo {
+function info(index: number, id: string, extra: Partial<LiveStreamInfo> = {}): LiveStreamInfo {
   return {
-    stream,
+    index,
     id,
     state: "up",
     reason: null,
+    decoder: "cpu",
     fps: 30,
     p50Ms: 8,
     p99Ms: 20,
+    frames: 100,
+    drops: 0,
+    queued: 0,
     persons: 1,
     ...extra,
   };
@@ -46,6 +50,8 @@ function setup(
   let current = streams;
   const view = new LiveView({
     streams: () => current,
+    // As the roster answers: a look-up of the running streams, without their figures.
+    indexOf: (id) => current.find((s) => s.id === id)?.index,
     modelWidth: MODEL,
     modelHeight: MODEL,
     scoreThreshold: 0.3,
@@ -195,6 +201,8 @@ Deno.test("LiveView.handle() state follows streams added and removed at run time
   await (await get(view, "/live/snapshot?stream=b")).body?.cancel();
   assert(view.wants(1));
   set([info(0, "a"), info(2, "c")]);
+  // The roster tells its listeners of the removal.
+  view.streamRemoved({ index: 1, id: "b" });
   const state = await (await get(view, "/live/state")).json();
   assertEquals(state.streams.map((s: LiveStreamInfo) => s.id), ["a", "c"]);
   assertEquals(state.scoreThreshold, 0.3);
@@ -217,6 +225,7 @@ Deno.test("LiveView.handle() answers snapshot requests without computing every s
       calls++;
       return [info(0, "a")];
     },
+    indexOf: (id) => id === "a" ? 0 : undefined,
     modelWidth: MODEL,
     modelHeight: MODEL,
     scoreThreshold: 0.3,
@@ -250,15 +259,16 @@ Deno.test("LiveView.forget() drops a removed stream: its snapshot answers 404 at
       calls++;
       return current;
     },
+    indexOf: (id) => current.find((s) => s.id === id)?.index,
   });
   await (await get(view, "/live/state")).body?.cancel();
   await (await get(view, "/live/snapshot?stream=b")).body?.cancel();
   picture(view, 1, "b", 7);
   assertEquals(await snapshotSeq(view, "b"), 7);
   current = [info(0, "a")];
-  // Without forget the index is stale (no state request): the old picture is still served.
-  assertEquals(await snapshotSeq(view, "b"), 7);
-  view.forget("b");
+  // The roster no longer has it: 404 at once, before any listener was told.
+  assertEquals((await get(view, "/live/snapshot?stream=b")).status, 404);
+  view.streamRemoved({ index: 1, id: "b" });
   const res = await get(view, "/live/snapshot?stream=b");
   assertEquals(res.status, 404);
   assertEquals(await res.text(), "no such stream\n");
@@ -266,7 +276,7 @@ Deno.test("LiveView.forget() drops a removed stream: its snapshot answers 404 at
   // A result of the removed stream still in flight is not pictured.
   view.capture(frame(1, 8));
   assertEquals((await get(view, "/live/snapshot?stream=b")).status, 404);
-  assertEquals(calls, 2, "forget calls no streams(); the unknown id refreshes once");
+  assertEquals(calls, 1, "snapshots and forget call no streams()");
   view.forget("never-there"); // unknown ids are ignored
 });
 
@@ -278,7 +288,7 @@ Deno.test("LiveView.forget() lets a restarted stream's id map to its new index",
   assertEquals(await snapshotSeq(view, "a"), 3);
   // A restart: same id, new index 2; the old index's picture is dropped.
   set([info(1, "b"), info(2, "a")]);
-  view.forget("a");
+  view.streamRemoved({ index: 0, id: "a" });
   const first = await get(view, "/live/snapshot?stream=a");
   assertEquals(first.status, 204, "no picture of the new stream yet, and none of the old");
   assertEquals([view.wants(0), view.wants(2)], [false, true]);
@@ -289,38 +299,7 @@ Deno.test("LiveView.forget() lets a restarted stream's id map to its new index",
   assertEquals(await snapshotSeq(view, "a"), 1);
 });
 
-Deno.test("LiveView snapshot answers 404 for a removed stream without frames for 10 s, unforgotten", async () => {
-  let calls = 0;
-  let current = [info(0, "a"), info(1, "b")];
-  const { view, clock } = setup([], {
-    streams: () => {
-      calls++;
-      return current;
-    },
-  });
-  await (await get(view, "/live/state")).body?.cancel();
-  await (await get(view, "/live/snapshot?stream=b")).body?.cancel();
-  picture(view, 1, "b", 7);
-  current = [info(0, "a")];
-  // Polled every 200 ms: the picture is served from the stale index for 10 s, then 404.
-  let served = 0;
-  let callsAt404 = -1;
-  for (let i = 0; i < 60; i++) {
-    const res = await get(view, "/live/snapshot?stream=b");
-    if (res.status === 200) served++;
-    else {
-      assertEquals(res.status, 404);
-      if (callsAt404 < 0) callsAt404 = calls;
-    }
-    await res.body?.cancel();
-    clock.now += 200;
-  }
-  assertEquals(served, 51, "200 until 10 s after its last frame");
-  assertEquals(callsAt404, 2, "no streams() call until then, one to confirm");
-  assertEquals(view.wants(1), false, "its picture is dropped");
-});
-
-Deno.test("LiveView snapshot of a present stream rarely calls streams()", async () => {
+Deno.test("LiveView snapshot of a present stream never calls streams()", async () => {
   let calls = 0;
   const current = [info(0, "up"), info(1, "down", { state: "down" })];
   const { view, clock } = setup([], {
@@ -328,6 +307,7 @@ Deno.test("LiveView snapshot of a present stream rarely calls streams()", async 
       calls++;
       return current;
     },
+    indexOf: (id) => current.find((s) => s.id === id)?.index,
   });
   await (await get(view, "/live/state")).body?.cancel();
   // For 60 s: stream "up" has a frame every 100 ms, stream "down" never has one; both watched.
@@ -345,6 +325,5 @@ Deno.test("LiveView snapshot of a present stream rarely calls streams()", async 
     clock.now += 100;
   }
   assertEquals(await snapshotSeq(view, "up") > 500, true);
-  assert(calls <= 1 + 6, `streams() called ${calls} times in 60 s`);
-  assert(calls >= 2, "the stream without frames is checked");
+  assertEquals(calls, 1, "only the state request took every stream's snapshot");
 });

@@ -1,12 +1,14 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { parseSamples } from "../_helpers.ts";
 import { Batcher } from "../../src/pipeline/batcher.ts";
-import { StreamSet } from "../../src/pipeline/stream_set.ts";
+import { Pipeline } from "../../src/pipeline/pipeline.ts";
+import type { InferenceRunner } from "../../src/pose/inference.ts";
+import { StreamRoster } from "../../src/streams/roster.ts";
 import { PoseMetrics } from "../../src/metrics/pose_metrics.ts";
 import { createMetricsHandler } from "../../src/metrics/server.ts";
 import { Logger } from "../../src/log.ts";
 import type { Frame, FrameSink, FrameSource } from "../../src/sources/frame.ts";
-import { parseSourceUri } from "../../src/sources/source_uri.ts";
+import { parseSourceUri, type SourceSpec } from "../../src/sources/source_uri.ts";
 
 const QUIET = new Logger({ writer: { writeLine: () => {} } });
 
@@ -35,20 +37,42 @@ class ManualSource implements FrameSource {
   }
 }
 
+/** A runner that is never run: the roster's tests keep frames queued. */
+const IDLE_RUNNER: InferenceRunner = {
+  provider: "cpu",
+  shapes: [8],
+  run: () => Promise.reject(new Error("not run")),
+  release: () => Promise.resolve(),
+};
+
 function setUp() {
   const metrics = new PoseMetrics([]);
-  const batcher = new Batcher(0, { maxBatch: 8, timeoutMs: 1000, queueFrames: 4 });
-  const sources = new Map<string, ManualSource>();
-  const streams = new StreamSet({
-    batcher,
+  const pipeline = new Pipeline({
+    runner: IDLE_RUNNER,
     metrics,
     log: QUIET,
-    createSource: (spec, lifecycle) => {
-      const source = new ManualSource(spec.id, lifecycle.stream);
-      sources.set(`${spec.id}@${lifecycle.stream}`, source);
+    batchTimeoutMs: 1000,
+    queueFrames: 4,
+    streamId: (stream) => roster.idOf(stream),
+  });
+  const batcher = pipeline.batcher;
+  const sources = new Map<string, ManualSource>();
+  const roster: StreamRoster = new StreamRoster({
+    sink: pipeline.intake,
+    metrics,
+    log: QUIET,
+    listeners: [metrics, pipeline],
+    createSource: ({ id, index }) => {
+      const source = new ManualSource(id, index);
+      sources.set(`${id}@${index}`, source);
       return source;
     },
   });
+  const streams = {
+    apply: (specs: SourceSpec[]) => roster.apply({ specs, decoders: new Map() }),
+    get: (id: string) => roster.get(id),
+    idOf: (index: number) => roster.idOf(index),
+  };
   const scrape = async () =>
     parseSamples(
       await (await createMetricsHandler(metrics.registry)(new Request("http://x/metrics"))).text(),
@@ -58,7 +82,7 @@ function setUp() {
 
 const spec = (id: string, uri = "synthetic") => parseSourceUri(id, uri);
 
-Deno.test("StreamSet.apply() keeps, removes, adds and restarts streams by their lines", async () => {
+Deno.test("StreamRoster.apply() keeps, removes, adds and restarts streams by their lines", async () => {
   const { metrics, batcher, sources, streams, scrape } = setUp();
   await streams.apply([spec("keep"), spec("gone"), spec("moved")]);
   const keep = streams.get("keep")!;

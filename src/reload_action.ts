@@ -1,0 +1,126 @@
+// The one reload action (SIGHUP, a change of the sources file, POST /-/reload): reopens the
+// results file and brings the running streams in line with the sources file, one at a time.
+
+import type { Logger } from "./log.ts";
+import type { PoseMetrics } from "./metrics/pose_metrics.ts";
+import type { JsonlSink } from "./pipeline/jsonl_sink.ts";
+import { type SourcesFileWatch, watchSourcesFile } from "./sources/sources_file.ts";
+import type { StreamRoster } from "./streams/roster.ts";
+import { describeStreamsError, type StreamSpecs } from "./streams/stream_specs.ts";
+
+/** The outcome of one reload. */
+export interface ReloadOutcome {
+  ok: boolean;
+  message: string;
+  /** The HTTP status for POST /-/reload. @default {200 when ok, else 500} */
+  status?: number;
+}
+
+/** What {@linkcode ReloadAction} works on; the parts that start late are read when needed. */
+export interface ReloadParts {
+  specs: StreamSpecs;
+  /** The running streams; null while the exporter starts. */
+  roster: () => StreamRoster | null;
+  /** The results file; null when there is none. */
+  results: () => JsonlSink | null;
+  /** Whether the exporter is stopping. */
+  stopping: () => boolean;
+  metrics: PoseMetrics;
+  log: Logger;
+}
+
+/**
+ * Runs reloads one at a time. A reload asked for while the exporter starts runs once the
+ * streams are up ({@linkcode ReloadAction.started}). The results file is reopened whatever the
+ * sources file holds; when reading or preparing the streams fails, the running streams are kept.
+ */
+export class ReloadAction {
+  #parts: ReloadParts;
+  #running: Promise<ReloadOutcome> = Promise.resolve({ ok: true, message: "" });
+  #pending: string | null = null;
+  #watch: SourcesFileWatch | null = null;
+
+  constructor(parts: ReloadParts) {
+    this.#parts = parts;
+  }
+
+  /** Watches the sources file from now on (from the start, so an edit while starting is kept). */
+  watch(): void {
+    const path = this.#parts.specs.sourcesFile;
+    if (path === null || this.#watch !== null) return;
+    this.#watch = watchSourcesFile(path, () => void this.request("sources file changed"));
+    this.#parts.specs.follow(this.#watch);
+  }
+
+  /** The streams are up: a reload asked for meanwhile runs now. */
+  started(): void {
+    if (this.#pending !== null) void this.request(this.#pending);
+  }
+
+  /** Stops watching the sources file. */
+  stop(): void {
+    this.#watch?.stop();
+  }
+
+  /** Asks for a reload; resolves with its outcome once it (and those before it) ran. */
+  request(trigger: string): Promise<ReloadOutcome> {
+    this.#running = this.#running.then(() => this.#once(trigger));
+    return this.#running;
+  }
+
+  async #once(trigger: string): Promise<ReloadOutcome> {
+    const { roster: currentRoster, results, specs, metrics, log } = this.#parts;
+    if (this.#parts.stopping()) {
+      return { ok: false, message: "stopping: nothing reloaded", status: 503 };
+    }
+    const roster = currentRoster();
+    if (roster === null) {
+      this.#pending = trigger;
+      log.info("reload asked for while starting: it runs once the streams have started", {
+        trigger,
+      });
+      return {
+        ok: true,
+        message: "starting: the reload runs once the streams have started",
+        status: 202,
+      };
+    }
+    this.#pending = null;
+    const done: string[] = [];
+    const failed: string[] = [];
+    // After a rotation by rename the lines must go to the new file even while the sources file
+    // has a typo.
+    const jsonl = results();
+    if (jsonl !== null && jsonl.path !== "-") {
+      try {
+        await jsonl.reopen();
+        done.push("results file reopened");
+      } catch (err) {
+        failed.push((err as Error).message);
+      }
+    }
+    if (specs.sourcesFile !== null) {
+      try {
+        const changes = await roster.sync();
+        for (const [change, ids] of Object.entries(changes)) {
+          if (change === "unchanged") continue;
+          for (const id of ids) log.info(`stream ${change}`, { stream_id: id, trigger });
+        }
+        done.unshift(
+          `${changes.added.length} added, ${changes.removed.length} removed, ` +
+            `${changes.restarted.length} restarted, ${changes.unchanged.length} unchanged`,
+        );
+      } catch (err) {
+        failed.push(`${describeStreamsError(err)} (the running streams are kept)`);
+      }
+    }
+    const summary = done.length > 0 ? done.join("; ") : "nothing to reload";
+    metrics.recordReload(failed.length === 0);
+    if (failed.length > 0) {
+      log.error("reload failed", { trigger, error: failed.join("; "), done: summary });
+      return { ok: false, message: `reload failed: ${failed.join("; ")}; done: ${summary}` };
+    }
+    log.info("reloaded", { trigger, changes: summary });
+    return { ok: true, message: `reloaded: ${summary}` };
+  }
+}

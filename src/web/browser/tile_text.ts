@@ -1,0 +1,39 @@
+// What a tile says in words: its numbers with their units and the line over its picture.
+
+import type { StreamInfo } from "./live_config.ts";
+
+/**
+ * A number for a tile: `—` when unknown, else `value` to `digits` decimals and `unit`.
+ *
+ * @param value the number, null or undefined when unknown
+ * @param digits decimals shown
+ * @param unit appended to a known value
+ * @returns the text
+ */
+export function formatValue(
+  value: number | null | undefined,
+  digits: number,
+  unit = "",
+): string {
+  if (value === null || value === undefined || !isFinite(value)) return "\u2014";
+  return value.toFixed(digits) + unit;
+}
+
+/**
+ * The line over a tile's picture: empty for a stream that is up and has a picture, else what
+ * it waits for or why it is not up (worded as the served page's `overlayText` does).
+ *
+ * @param info the stream's state
+ * @param hasPicture whether the tile has shown a picture
+ * @returns the text
+ */
+export function overlayText(
+  info: Pick<StreamInfo, "state" | "reason">,
+  hasPicture: boolean,
+): string {
+  if (info.state === "up") return hasPicture ? "" : "waiting for a picture\u2026";
+  const why = info.reason ? info.reason : "";
+  if (info.state === "down") return "down" + (why ? ": " + why : "");
+  if (info.state === "retrying") return "retrying" + (why ? " after: " + why : "");
+  return info.state + (why ? ": " + why : "");
+}
