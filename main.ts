@@ -58,7 +58,7 @@ async function runExporter(args: string[]): Promise<number> {
     Deno.stdout.writeSync(encoder.encode(`pose-exporter ${VERSION}\n`));
     return EXIT.ok;
   }
-  const log = new Logger({ format: config.logFormat, level: config.logLevel });
+  const log = new Logger({ format: config.run.logFormat, level: config.run.logLevel });
   // Loaded here, so subcommands (doctor, healthcheck) never load ONNX Runtime's native addon.
   const { runApp } = await import("./src/app.ts");
   return await runApp(config, {

@@ -6,11 +6,8 @@ import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { PoseMetrics } from "./metrics/pose_metrics.ts";
 import { createMetricsHandler } from "./metrics/server.ts";
-import { buildDemoModel } from "./pose/demo_model.ts";
-import { createWorkerRunner } from "./pose/worker_runner.ts";
-import { batchShapes } from "./pose/batch_shapes.ts";
-import { loadModelFile, type PreparedModel, prepareModel } from "./pose/model_prep.ts";
-import { SwappableRunner } from "./pose/swappable_runner.ts";
+import type { PreparedModel } from "./pose/model_prep.ts";
+import { loadModel, type ModelSession, openSession } from "./pose/session.ts";
 import { JsonlSink } from "./pipeline/jsonl_sink.ts";
 import { Pipeline } from "./pipeline/pipeline.ts";
 import { createSource } from "./sources/source_factory.ts";
@@ -65,12 +62,6 @@ function baseName(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 
-/** The model and the session that runs it, once loaded. */
-interface Session {
-  model: PreparedModel;
-  runner: SwappableRunner;
-}
-
 /** What runs once the session is up: the data path, the streams and their display. */
 interface Running {
   pipeline: Pipeline;
@@ -88,7 +79,7 @@ class Exporter {
   #gpu: GpuSupervisor;
   #reload: ReloadAction;
   #server: Deno.HttpServer | null = null;
-  #session: Session | null = null;
+  #session: ModelSession | null = null;
   #results: { jsonl: JsonlSink | null; liveView: LiveView | null } = {
     jsonl: null,
     liveView: null,
@@ -106,12 +97,15 @@ class Exporter {
     });
     options.onSignalsInstalled?.();
     this.#metrics = new PoseMetrics([], {
-      fpsWindowSeconds: config.fpsWindowSeconds,
-      latencyWindowSeconds: config.latencyWindowSeconds,
+      fpsWindowSeconds: config.pipeline.fpsWindowMs / 1000,
+      latencyWindowSeconds: config.pipeline.latencyWindowMs / 1000,
     });
-    this.#gpu = new GpuSupervisor(config, { registry: this.#metrics.registry, log: options.log });
+    this.#gpu = new GpuSupervisor(config.gpu, {
+      registry: this.#metrics.registry,
+      log: options.log,
+    });
     this.#reload = new ReloadAction({
-      specs: new StreamSpecs({ ...config, log: options.log }),
+      specs: new StreamSpecs({ ...config.sources, log: options.log }),
       roster: () => this.#running?.roster ?? null,
       results: () => this.#results.jsonl,
       stopping: () => this.#stop.reason !== null,
@@ -143,12 +137,13 @@ class Exporter {
       Deno.env.set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
     }
     this.#reload.watch();
-    const specs = new StreamSpecs({ ...config, log });
+    const specs = this.#reload.specs;
     // Quick checks that can fail first, so a typo does not wait for a model to load.
     const wanted = await specs.read({ quiet: true }).catch((err) => {
       throw streamsStartError(err);
     });
     this.#startServer();
+    let model: PreparedModel | null = null;
     const phases: [string, () => Promise<unknown>][] = [
       ["results file", () => this.#openResults()],
       [
@@ -156,7 +151,8 @@ class Exporter {
         () => specs.checkTools(wanted).catch((e) => Promise.reject(streamsStartError(e))),
       ],
       ["GPU reader", () => this.#gpu.start()],
-      ["inference session", () => this.#startSession()],
+      ["model", async () => (model = await loadModel(config.model, log))],
+      ["inference session", () => this.#startSession(model!)],
       ["streams", () => this.#startStreams()],
     ];
     for (const [name, phase] of phases) {
@@ -167,7 +163,7 @@ class Exporter {
   }
 
   #startServer(): void {
-    const config = this.#config;
+    const config = this.#config.web;
     const log = this.#options.log;
     const address = `${config.listen.hostname}:${config.listen.port}`;
     const handler = createMetricsHandler(this.#metrics.registry, {
@@ -177,7 +173,7 @@ class Exporter {
           frames: this.#running?.pipeline.processor.processed ?? 0,
           lastAt: this.#running?.pipeline.processor.lastDecodedAt ?? NaN,
         }),
-      reload: config.webEnableLifecycle ? () => this.#reload.request("POST /-/reload") : undefined,
+      reload: config.enableLifecycle ? () => this.#reload.request("POST /-/reload") : undefined,
       routes: config.liveView
         ? (request) => this.#results.liveView?.handle(request) ?? Promise.resolve(null)
         : undefined,
@@ -202,69 +198,28 @@ class Exporter {
   }
 
   async #openResults(): Promise<void> {
-    if (this.#config.resultsPath === null) return;
-    this.#results.jsonl = await JsonlSink.open(this.#config.resultsPath, {
+    const path = this.#config.pipeline.resultsPath;
+    if (path === null) return;
+    this.#results.jsonl = await JsonlSink.open(path, {
       log: this.#options.log,
       onLost: (lines) => this.#metrics.resultsLost.inc(0, lines),
     });
   }
 
-  /** Loads the model and starts its session (which the GPU solver may rebuild). */
-  async #startSession(): Promise<void> {
-    const config = this.#config;
-    const log = this.#options.log;
-    let model: PreparedModel;
-    if (config.modelPath === null) {
-      log.warn("no --model given: using the built-in demo model, whose poses mean nothing");
-      model = prepareModel(buildDemoModel(), "built-in demo model");
-    } else {
-      model = await loadModelFile(config.modelPath);
-    }
-    if (this.#stop.reason !== null) return;
-    const runnerOptions = {
-      provider: config.provider,
-      deviceId: config.deviceId,
-      shapes: batchShapes(config.batchSize, model.fixedBatch),
-      intraOpThreads: config.inferenceThreads,
-      log,
-      decoder: {
-        scoreThreshold: config.scoreThreshold,
-        iouThreshold: config.iouThreshold,
-        maxDetections: config.maxDetections,
-        maxCandidates: config.maxCandidates,
-      },
-    };
+  /** Starts the model's session, which the GPU solver may rebuild. */
+  async #startSession(model: PreparedModel): Promise<void> {
+    const config = this.#config.model;
     const gpu = this.#gpu;
-    const runner = new SwappableRunner(
-      await createWorkerRunner(model, { ...runnerOptions, onWarm: (shape) => gpu.onWarm(shape) }),
-    );
-    this.#session = { model, runner };
-    gpu.attach(runner, (shape) =>
-      createWorkerRunner(model, {
-        ...runnerOptions,
-        provider: runner.provider,
-        warmShapes: [shape],
-      }));
-    const maxBatch = runner.shapes.at(-1)!;
-    if (model.fixedBatch !== null && model.fixedBatch < config.batchSize) {
-      log.warn(
-        `the model's batch dimension is fixed at ${model.fixedBatch}: running at batch ${maxBatch}`,
-        { model: model.origin },
-      );
-    }
-    log.info("model ready", {
-      model: model.origin,
-      provider: runner.provider,
-      input: `${model.width}x${model.height}`,
-      batch_shapes: runner.shapes.join(","),
-      input_stage: model.inputStagePrepended
-        ? "uint8 NHWC, cast/scale/transpose in graph"
-        : "uint8 NHWC",
+    const session = await openSession(model, config, {
+      log: this.#options.log,
+      onWarm: (shape) => gpu.onWarm(shape),
     });
-    this.#metrics.setBatchShapes(runner.shapes);
+    this.#session = session;
+    gpu.attach(session.runner, session.rebuild);
+    this.#metrics.setBatchShapes(session.runner.shapes);
     this.#metrics.setInfo({
       version: VERSION,
-      provider: runner.provider,
+      provider: session.runner.provider,
       model: config.modelPath === null ? "demo" : baseName(config.modelPath),
     });
   }
@@ -274,13 +229,13 @@ class Exporter {
     const config = this.#config;
     const log = this.#options.log;
     const { model, runner } = this.#session!;
-    const liveView = config.liveView
+    const liveView = config.web.liveView
       ? new LiveView({
         streams: () => this.#snapshot(),
         indexOf: (id) => this.#running?.roster.get(id)?.index,
         modelWidth: model.width,
         modelHeight: model.height,
-        scoreThreshold: config.scoreThreshold,
+        scoreThreshold: config.model.scoreThreshold,
       })
       : null;
     this.#results.liveView = liveView;
@@ -289,32 +244,21 @@ class Exporter {
       runner,
       metrics: this.#metrics,
       log,
-      batchTimeoutMs: config.batchTimeoutMs,
-      queueFrames: config.queueFrames,
+      batchTimeoutMs: config.pipeline.batchTimeoutMs,
+      queueFrames: config.pipeline.queueFrames,
       streamId: (stream) => roster?.idOf(stream) ?? "",
       sinks: [this.#results.jsonl, liveView].filter((s) => s !== null),
       tap: liveView ?? undefined,
       onBatchShape: (shape) => this.#gpu.recordShape(shape),
     });
-    const sourceOptions = {
-      width: model.width,
-      height: model.height,
-      ffmpegPath: config.ffmpegPath,
-      ffprobePath: config.ffprobePath,
-      loop: config.loop,
-      realtime: config.realtime,
-      stallTimeoutMs: config.stallTimeoutSeconds * 1000,
-      retryMaxMs: config.retryMaxSeconds * 1000,
-      decode: config.decode,
-      deviceId: config.deviceId,
-    };
+    const sourceOptions = { ...config.sources, width: model.width, height: model.height };
     roster = new StreamRoster({
       sink: pipeline.intake,
       metrics: this.#metrics,
       log,
       createSource: (stream) => createSource(stream, sourceOptions),
       listeners: [this.#metrics, pipeline, ...(liveView ? [liveView] : [])],
-      specs: new StreamSpecs({ ...config, log }),
+      specs: this.#reload.specs,
       model,
     });
     const loop = pipeline.run();
@@ -344,14 +288,14 @@ class Exporter {
 
   /** What runs once the streams are up: --duration, the status display, a pending reload. */
   #afterStart(): void {
-    const config = this.#config;
-    if (config.durationSeconds !== null) this.#stop.stopAfter(config.durationSeconds);
+    const config = this.#config.run;
+    if (config.durationMs !== null) this.#stop.stopAfter(config.durationMs / 1000);
     const live = config.status === "on" ||
       (config.status === "auto" && config.logFormat === "text" &&
         (this.#options.terminal ?? Deno.stderr.isTerminal()));
     const display = new StatusDisplay(this.#metrics, this.#options.log, {
       live,
-      intervalSeconds: config.statusIntervalSeconds,
+      intervalSeconds: config.statusIntervalMs / 1000,
       streams: () => this.#snapshot(),
     });
     this.#running!.display = display;
@@ -367,10 +311,10 @@ class Exporter {
    * @returns the number of result lines lost
    */
   async #shutdown(reason: string): Promise<number> {
-    const config = this.#config;
+    const config = this.#config.run;
     const log = this.#options.log;
     log.info("stopping", { reason });
-    const timeout = deadlineAfter(config.stopTimeoutSeconds * 1000);
+    const timeout = deadlineAfter(config.stopTimeoutMs);
     let forced = false;
     const force = this.#stop.forced.then(() => {
       forced = true;
@@ -413,7 +357,7 @@ class Exporter {
     if (this.#options.releaseSignals ?? true) this.#stop.dispose();
     if (abandoned.length > 0 && !forced) {
       log.warn("stop deadline reached: abandoned what had not finished", {
-        stop_timeout_s: config.stopTimeoutSeconds,
+        stop_timeout_s: config.stopTimeoutMs / 1000,
         abandoned: abandoned.join("; "),
       });
     }

@@ -7,94 +7,81 @@
 import { FlagError, type FlagSpec, FlagValues, HELP_FLAG } from "./cli/flags.ts";
 import { renderUsage } from "./cli/usage.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
+import { DECODE_CHOICES } from "./sources/decode.ts";
+import { PROVIDER_CHOICES } from "./pose/provider.ts";
+import type { SourcesConfig } from "./sources/sources_config.ts";
+import type { ModelConfig } from "./pose/session.ts";
+import type { GpuConfig } from "./gpu/gpu_supervisor.ts";
 import { resolveSourceArgs, type SourceArg, type SourceSpec } from "./sources/source_uri.ts";
 
 export type { SourceSpec };
 export type { FlagKind, FlagSpec } from "./cli/flags.ts";
 
-/** Which ONNX Runtime execution provider to use. */
-export type ProviderChoice = "auto" | "cuda" | "cpu";
-
-/** Where ffmpeg decodes video: the GPU's NVDEC engines, the CPU, or NVDEC where it works. */
-export type DecodeChoice = "auto" | "cpu" | "nvdec";
+export type { DecodeChoice } from "./sources/decode.ts";
+export type { ProviderChoice } from "./pose/provider.ts";
+export type { SourcesConfig } from "./sources/sources_config.ts";
+export type { ModelConfig } from "./pose/session.ts";
+export type { GpuConfig } from "./gpu/gpu_supervisor.ts";
 
 /** When to draw the live per-stream status block. */
 export type StatusMode = "auto" | "on" | "off";
 
 /** A listen address for the HTTP server. */
 export interface ListenAddress {
+  /** The host name or address to bind (IPv6 without brackets). */
   hostname: string;
+  /** The TCP port; 0 lets the system choose. */
   port: number;
 }
 
-/** The fully resolved configuration: every field has its final value. */
-export interface Config {
-  /** Path of the ONNX model, or null for the built-in demo model. */
-  modelPath: string | null;
-  /** Sources given by --source and --streams. */
-  sources: SourceSpec[];
-  /** The `[ID=]URI` texts behind `sources`, to combine with a sources file's lines. */
-  sourceArgs: SourceArg[];
-  /** A file of sources (one `[ID=]URI` per line), re-read on reload; null for none. */
-  sourcesFile: string | null;
-  provider: ProviderChoice;
-  /** GPU index as nvidia-smi prints it. */
-  deviceId: number;
-  batchSize: number;
+/** The data path: batching, results, and the windows of the per-stream figures. */
+export interface PipelineConfig {
+  /** A batch closes when its oldest frame has waited this long. */
   batchTimeoutMs: number;
-  /** ONNX Runtime operator threads; 0 leaves the choice to ONNX Runtime (all cores). */
-  inferenceThreads: number;
-  /** File sources restart at their end. */
-  loop: boolean;
-  /** File sources play at their own frame rate, like a camera. */
-  realtime: boolean;
-  ffmpegPath: string;
-  ffprobePath: string;
-  decode: DecodeChoice;
-  /** A stream with no frame for this long is restarted. */
-  stallTimeoutSeconds: number;
-  /** Longest wait between restarts of a failed stream. */
-  retryMaxSeconds: number;
   /** Frames each stream may keep waiting before its oldest is dropped. */
   queueFrames: number;
-  listen: ListenAddress;
-  /** `POST /-/reload` reloads the sources file and reopens the results file. */
-  webEnableLifecycle: boolean;
-  /** `GET /` shows every stream's latest frame with its poses. */
-  liveView: boolean;
-  nvidiaSmiPath: string;
-  gpuPollMs: number;
-  /** One nvidia-smi process per poll ("spawn") or a persistent -lms process ("loop"). */
-  gpuPollMethod: "loop" | "spawn";
-  /** An nvidia-smi call that has not answered after this long is killed. */
-  gpuTimeoutMs: number;
-  /** The fragmentation solver acts ("on") or only observes ("off"). */
-  solver: "on" | "off";
-  fragTrigger: number;
-  fragTarget: number;
-  fragHysteresis: number;
-  fragCooldown: number;
-  fragMaxActionsPerHour: number;
-  /** Window of the working batch shape, seconds. */
-  fragWindowSeconds: number;
-  /** Free memory needed beyond a session's own to rebuild, MiB. */
-  fragMarginMiB: number;
   /** JSONL results path, "-" for stdout, or null for none. */
   resultsPath: string | null;
-  /** Stop after this many seconds, or run until a signal when null. */
-  durationSeconds: number | null;
+  /** Window of pose_fps. */
+  fpsWindowMs: number;
+  /** Window of the pose_latency_ms quantiles. */
+  latencyWindowMs: number;
+}
+
+/** The HTTP endpoints. */
+export interface WebConfig {
+  listen: ListenAddress;
+  /** `POST /-/reload` reloads the sources file and reopens the results file. */
+  enableLifecycle: boolean;
+  /** `GET /` shows every stream's latest frame with its poses. */
+  liveView: boolean;
+}
+
+/** How the process runs, logs and stops. */
+export interface RunConfig {
+  /** Stop after this long, or run until a signal when null. */
+  durationMs: number | null;
   /** A stop that takes longer than this abandons what is left. */
-  stopTimeoutSeconds: number;
-  scoreThreshold: number;
-  iouThreshold: number;
-  maxDetections: number;
-  maxCandidates: number;
-  fpsWindowSeconds: number;
-  latencyWindowSeconds: number;
+  stopTimeoutMs: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
   status: StatusMode;
-  statusIntervalSeconds: number;
+  /** Interval of the status log lines when there is no live status. */
+  statusIntervalMs: number;
+}
+
+/**
+ * The fully resolved configuration, every field with its final value: one slice per area, each
+ * handed to the part that owns it. Every duration is in milliseconds (the flags keep the units
+ * their names say: `--stall-timeout-s 10` is `stallTimeoutMs: 10000`).
+ */
+export interface Config {
+  sources: SourcesConfig;
+  model: ModelConfig;
+  pipeline: PipelineConfig;
+  gpu: GpuConfig;
+  web: WebConfig;
+  run: RunConfig;
   help: boolean;
   version: boolean;
 }
@@ -167,7 +154,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "choice",
     arg: "auto|cpu|nvdec",
     default: "auto",
-    choices: ["auto", "cpu", "nvdec"],
+    choices: DECODE_CHOICES,
     help: "where video is decoded: nvdec = the GPU's video engines (--device), " +
       "auto = NVDEC where this ffmpeg and the stream's codec allow it, else the CPU",
   },
@@ -195,7 +182,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "choice",
     arg: "auto|cuda|cpu",
     default: "auto",
-    choices: ["auto", "cuda", "cpu"],
+    choices: PROVIDER_CHOICES,
     help: "execution provider",
   },
   {
@@ -591,60 +578,77 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     problems.push("Flags --realtime and --no-realtime contradict each other: give one");
   }
   const ffmpegPath = r.string("ffmpeg") ?? "ffmpeg";
+  const deviceId = r.required("device");
+  const ms = (name: string) => Math.round(r.required(name) * 1000);
+  const duration = r.number("duration");
   const config: Config = {
-    modelPath: r.string("model"),
-    ...resolveSources(r),
-    sourcesFile: r.string("sources-file"),
-    provider: r.choice("provider"),
-    deviceId: r.required("device"),
-    batchSize: r.required("batch-size"),
-    batchTimeoutMs: r.required("batch-timeout-ms"),
-    inferenceThreads: r.text("inference-threads").value === "auto"
-      ? defaultInferenceThreads()
-      : r.required("inference-threads"),
-    loop: r.bool("loop"),
-    realtime: !r.bool("no-realtime"),
-    ffmpegPath,
-    ffprobePath: r.string("ffprobe") ??
-      (ffmpegPath.includes("/") ? ffmpegPath.replace(/[^/]*$/, "ffprobe") : "ffprobe"),
-    decode: r.choice("decode"),
-    stallTimeoutSeconds: r.required("stall-timeout-s"),
-    retryMaxSeconds: r.required("retry-max-s"),
-    queueFrames: r.required("batch-queue-frames"),
-    listen: resolveListen(r),
-    webEnableLifecycle: r.bool("web-enable-lifecycle"),
-    liveView: r.bool("live-view"),
-    nvidiaSmiPath: r.string("nvidia-smi") ?? "nvidia-smi",
-    gpuPollMs: r.required("gpu-poll-ms"),
-    gpuPollMethod: r.choice("gpu-poll-method"),
-    gpuTimeoutMs: r.required("gpu-timeout-ms"),
-    solver: r.choice("solver"),
-    fragTrigger: r.required("frag-trigger"),
-    fragTarget: r.required("frag-target"),
-    fragHysteresis: r.required("frag-hysteresis"),
-    fragCooldown: r.required("frag-cooldown"),
-    fragMaxActionsPerHour: r.required("frag-max-actions-per-hour"),
-    fragWindowSeconds: r.required("frag-window-s"),
-    fragMarginMiB: r.required("frag-margin-mib"),
-    resultsPath: r.string("results"),
-    durationSeconds: r.number("duration"),
-    stopTimeoutSeconds: r.required("stop-timeout-s"),
-    scoreThreshold: r.required("score-threshold"),
-    iouThreshold: r.required("iou-threshold"),
-    maxDetections: r.required("max-detections"),
-    maxCandidates: r.required("max-candidates"),
-    fpsWindowSeconds: r.required("fps-window-s"),
-    latencyWindowSeconds: r.required("latency-window-s"),
-    logFormat: r.choice("log-format"),
-    logLevel: r.choice("log-level"),
-    status: r.choice("status"),
-    statusIntervalSeconds: r.required("status-interval-s"),
+    sources: {
+      ...resolveSources(r),
+      sourcesFile: r.string("sources-file"),
+      loop: r.bool("loop"),
+      realtime: !r.bool("no-realtime"),
+      ffmpegPath,
+      ffprobePath: r.string("ffprobe") ??
+        (ffmpegPath.includes("/") ? ffmpegPath.replace(/[^/]*$/, "ffprobe") : "ffprobe"),
+      decode: r.choice("decode"),
+      deviceId,
+      stallTimeoutMs: ms("stall-timeout-s"),
+      retryMaxMs: ms("retry-max-s"),
+    },
+    model: {
+      modelPath: r.string("model"),
+      provider: r.choice("provider"),
+      deviceId,
+      batchSize: r.required("batch-size"),
+      inferenceThreads: r.text("inference-threads").value === "auto"
+        ? defaultInferenceThreads()
+        : r.required("inference-threads"),
+      scoreThreshold: r.required("score-threshold"),
+      iouThreshold: r.required("iou-threshold"),
+      maxDetections: r.required("max-detections"),
+      maxCandidates: r.required("max-candidates"),
+    },
+    pipeline: {
+      batchTimeoutMs: r.required("batch-timeout-ms"),
+      queueFrames: r.required("batch-queue-frames"),
+      resultsPath: r.string("results"),
+      fpsWindowMs: ms("fps-window-s"),
+      latencyWindowMs: ms("latency-window-s"),
+    },
+    gpu: {
+      nvidiaSmiPath: r.string("nvidia-smi") ?? "nvidia-smi",
+      deviceId,
+      pollMs: r.required("gpu-poll-ms"),
+      pollMethod: r.choice("gpu-poll-method"),
+      timeoutMs: r.required("gpu-timeout-ms"),
+      solver: r.choice("solver"),
+      fragTrigger: r.required("frag-trigger"),
+      fragTarget: r.required("frag-target"),
+      fragHysteresis: r.required("frag-hysteresis"),
+      fragCooldown: r.required("frag-cooldown"),
+      fragMaxActionsPerHour: r.required("frag-max-actions-per-hour"),
+      fragWindowMs: ms("frag-window-s"),
+      fragMarginMiB: r.required("frag-margin-mib"),
+    },
+    web: {
+      listen: resolveListen(r),
+      enableLifecycle: r.bool("web-enable-lifecycle"),
+      liveView: r.bool("live-view"),
+    },
+    run: {
+      durationMs: duration === null ? null : Math.round(duration * 1000),
+      stopTimeoutMs: ms("stop-timeout-s"),
+      logFormat: r.choice("log-format"),
+      logLevel: r.choice("log-level"),
+      status: r.choice("status"),
+      statusIntervalMs: ms("status-interval-s"),
+    },
     help,
     version,
   };
   if (
-    !help && !version && config.sources.length === 0 && config.sourcesFile === null &&
-    problems.length === 0
+    !help && !version && config.sources.sources.length === 0 &&
+    config.sources.sourcesFile === null && problems.length === 0
   ) {
     problems.push("No sources: give --source [ID=]URI, --sources-file PATH or --streams N");
   }

@@ -44,6 +44,11 @@ export class ReloadAction {
     this.#parts = parts;
   }
 
+  /** Where the wanted streams are read: the same at start, on reload and by the roster. */
+  get specs(): StreamSpecs {
+    return this.#parts.specs;
+  }
+
   /** Watches the sources file from now on (from the start, so an edit while starting is kept). */
   watch(): void {
     const path = this.#parts.specs.sourcesFile;

@@ -29,23 +29,23 @@ function problemsOf(args: string[], env: Record<string, string> = {}): string[] 
 
 Deno.test("parseConfig() fills defaults", () => {
   const c = parseConfig(["--streams", "2"]);
-  assertEquals(c.sources.map(geometry), [["s0", 1280, 720, 30], [
+  assertEquals(c.sources.sources.map(geometry), [["s0", 1280, 720, 30], [
     "s1",
     1280,
     720,
     30,
   ]]);
-  assertEquals(c.listen, { hostname: "0.0.0.0", port: 8000 });
-  assertEquals(c.provider, "auto");
-  assertEquals(c.batchSize, 8);
-  assertEquals(c.modelPath, null);
-  assertEquals(c.resultsPath, null);
-  assertEquals(c.durationSeconds, null);
-  assertEquals(c.logFormat, "text");
+  assertEquals(c.web.listen, { hostname: "0.0.0.0", port: 8000 });
+  assertEquals(c.model.provider, "auto");
+  assertEquals(c.model.batchSize, 8);
+  assertEquals(c.model.modelPath, null);
+  assertEquals(c.pipeline.resultsPath, null);
+  assertEquals(c.run.durationMs, null);
+  assertEquals(c.run.logFormat, "text");
 });
 
 Deno.test("parseConfig() ignores a leading -- left by task runners", () => {
-  assertEquals(parseConfig(["--", "--streams", "1"]).sources.length, 1);
+  assertEquals(parseConfig(["--", "--streams", "1"]).sources.sources.length, 1);
 });
 
 Deno.test("parseConfig() reads [ID=]URI sources and numbers the unnamed ones in order", () => {
@@ -57,7 +57,7 @@ Deno.test("parseConfig() reads [ID=]URI sources and numbers the unnamed ones in 
     "--streams",
     "1",
   ]);
-  assertEquals(c.sources.map(geometry), [
+  assertEquals(c.sources.sources.map(geometry), [
     ["cam1", 640, 480, 15],
     ["s0", 1280, 720, 0],
     ["s1", 1280, 720, 30],
@@ -164,9 +164,9 @@ Deno.test("parseConfig() takes POSE_EXPORTER_* variables below flags", () => {
     [envNameOf("listen")]: "127.0.0.1:9",
   };
   const c = parseConfig(["--batch-size", "2"], env);
-  assertEquals(c.batchSize, 2);
-  assertEquals(c.sources.length, 2);
-  assertEquals(c.listen.port, 9);
+  assertEquals(c.model.batchSize, 2);
+  assertEquals(c.sources.sources.length, 2);
+  assertEquals(c.web.listen.port, 9);
   const problems = problemsOf(["--streams", "1"], { [envNameOf("batch-size")]: "zero" });
   assert(
     problems[0]!.startsWith('Invalid POSE_EXPORTER_BATCH_SIZE (for --batch-size): "zero"'),
@@ -200,7 +200,7 @@ Deno.test("usage() lists every flag", () => {
 
 Deno.test("parseSourceUri() reads a synthetic burst and refuses a bad one", () => {
   const c = parseConfig(["--source", "b=synthetic:640x640@30?burst=10s@1000"]);
-  const spec = c.sources[0]!;
+  const spec = c.sources.sources[0]!;
   assert(spec.kind === "synthetic");
   assertEquals([spec.width, spec.fps, spec.burst], [640, 30, { seconds: 10, fps: 1000 }]);
   const problems = problemsOf(["--source", "synthetic?burst=fast"]);
@@ -221,12 +221,12 @@ Deno.test("parseConfig() reads the GPU and solver flags", () => {
     "spawn",
   ]);
   assertEquals([
-    c.solver,
-    c.fragTrigger,
-    c.fragTarget,
-    c.fragHysteresis,
-    c.fragCooldown,
-    c.gpuPollMethod,
+    c.gpu.solver,
+    c.gpu.fragTrigger,
+    c.gpu.fragTarget,
+    c.gpu.fragHysteresis,
+    c.gpu.fragCooldown,
+    c.gpu.pollMethod,
   ], [
     "off",
     0.3,
@@ -243,8 +243,11 @@ Deno.test("parseConfig() leaves one core to the event loop by default, and takes
   assertEquals(defaultInferenceThreads(2), 1);
   assertEquals(defaultInferenceThreads(16), 15);
   assertEquals(defaultInferenceThreads(1), 1);
-  assertEquals(parseConfig(["--streams", "1"]).inferenceThreads, defaultInferenceThreads());
-  assertEquals(parseConfig(["--streams", "1", "--inference-threads", "0"]).inferenceThreads, 0);
+  assertEquals(parseConfig(["--streams", "1"]).model.inferenceThreads, defaultInferenceThreads());
+  assertEquals(
+    parseConfig(["--streams", "1", "--inference-threads", "0"]).model.inferenceThreads,
+    0,
+  );
   assertEquals(problemsOf(["--streams", "1", "--inference-threads", "many"]).length, 1);
 });
 
@@ -265,7 +268,7 @@ Deno.test("parseConfig() refuses sources that are clearly typos, naming them", (
   // Whitespace inside a file path stays allowed.
   const c = parseConfig(["--source", "./my videos/lobby cam.mp4"]);
   assertEquals(
-    c.sources[0]!.kind === "ffmpeg" && c.sources[0]!.target,
+    c.sources.sources[0]!.kind === "ffmpeg" && c.sources.sources[0]!.target,
     "./my videos/lobby cam.mp4",
   );
 });
@@ -276,9 +279,9 @@ Deno.test("parseConfig() reads boolean flags from the environment", () => {
     [envNameOf("live-view")]: "true",
     [envNameOf("no-realtime")]: "yes",
   });
-  assertEquals([on.loop, on.liveView, on.realtime], [true, true, false]);
+  assertEquals([on.sources.loop, on.web.liveView, on.sources.realtime], [true, true, false]);
   const off = parseConfig(["--streams", "1"], { [envNameOf("loop")]: "0" });
-  assertEquals(off.loop, false);
+  assertEquals(off.sources.loop, false);
   const problems = problemsOf(["--streams", "1"], { [envNameOf("loop")]: "maybe" });
   assertEquals(problems.length, 1);
   assert(problems[0]!.startsWith('Invalid POSE_EXPORTER_LOOP (for --loop): "maybe"'), problems[0]);
@@ -297,7 +300,10 @@ Deno.test("FLAGS: every number flag has its range and every choice flag its choi
 });
 
 Deno.test("parseConfig() takes a --duration beyond a timer's 24.8 days", () => {
-  assertEquals(parseConfig(["--streams", "1", "--duration", "3000000"]).durationSeconds, 3000000);
+  assertEquals(
+    parseConfig(["--streams", "1", "--duration", "3000000"]).run.durationMs,
+    3000000 * 1000,
+  );
 });
 
 Deno.test("parseConfig() throws a ConfigError that is the FlagError every command's bad flags are", () => {

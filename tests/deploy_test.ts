@@ -223,9 +223,9 @@ Deno.test("deploy - the DaemonSet's flags pass the exporter's own parser and mat
   const args: string[] = c.args;
   const env = Object.fromEntries((c.env ?? []).map((e: Doc) => [e.name, e.value]));
   const config = parseConfig(args, env);
-  assertEquals(config.listen.port, c.ports[0].containerPort);
-  assertEquals(config.provider, "cuda");
-  assertEquals(config.deviceId, 0, "the pod's one GPU is device 0");
+  assertEquals(config.web.listen.port, c.ports[0].containerPort);
+  assertEquals(config.model.provider, "cuda");
+  assertEquals(config.model.deviceId, 0, "the pod's one GPU is device 0");
   // The sources file comes from the sources ConfigMap, mounted as a folder (no subPath, so the
   // kubelet's updates reach it).
   const sourcesFile = flagValue(args, "sources-file");

@@ -4,7 +4,8 @@
 import { type CommandSpec, PROGRAM, readCommandLine } from "../cli/command_line.ts";
 import { type FlagSpec, HELP_FLAG } from "../cli/flags.ts";
 import { renderUsage } from "../cli/usage.ts";
-import { envNameOf, exporterFlag, type ProviderChoice } from "../config.ts";
+import { envNameOf, exporterFlag } from "../config.ts";
+import type { ProviderChoice } from "../pose/provider.ts";
 import { EXIT } from "../exit_codes.ts";
 import { Logger } from "../log.ts";
 import { buildDemoModel } from "../pose/demo_model.ts";

@@ -1,6 +1,5 @@
 // Ties the GPU parts together: nvidia-smi reader, monitor, calibration and the fragmentation solver.
 
-import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { GpuMetrics } from "../metrics/gpu_metrics.ts";
 import type { InferenceRunner } from "../pose/inference.ts";
@@ -9,6 +8,29 @@ import { FragmentationSolver } from "./fragmentation_solver.ts";
 import { GpuMonitor } from "./gpu_monitor.ts";
 import { type GpuReader, NvidiaSmiReader } from "./nvidia_smi.ts";
 import type client from "prom-client";
+
+/** GPU memory readings and the fragmentation solver. */
+export interface GpuConfig {
+  nvidiaSmiPath: string;
+  /** GPU index as nvidia-smi prints it. */
+  deviceId: number;
+  pollMs: number;
+  /** One nvidia-smi process per poll ("spawn") or a persistent -lms process ("loop"). */
+  pollMethod: "loop" | "spawn";
+  /** An nvidia-smi call that has not answered after this long is killed. */
+  timeoutMs: number;
+  /** The fragmentation solver acts ("on") or only observes ("off"). */
+  solver: "on" | "off";
+  fragTrigger: number;
+  fragTarget: number;
+  fragHysteresis: number;
+  fragCooldown: number;
+  fragMaxActionsPerHour: number;
+  /** Window of the working batch shape. */
+  fragWindowMs: number;
+  /** Free memory needed beyond a session's own to rebuild, MiB. */
+  fragMarginMiB: number;
+}
 
 /** Options of {@linkcode GpuSupervisor}. */
 export interface GpuSupervisorOptions {
@@ -25,27 +47,27 @@ export interface GpuSupervisorOptions {
 export class GpuSupervisor {
   readonly monitor: GpuMonitor;
   readonly metrics: GpuMetrics;
-  #config: Config;
+  #config: GpuConfig;
   #log: Logger;
   #solver: FragmentationSolver | null = null;
   /** The rebuild under way, if any: its readings are not used, and a stop waits for it. */
   #acting: Promise<unknown> | null = null;
   #stopped = false;
 
-  constructor(config: Config, options: GpuSupervisorOptions) {
+  constructor(config: GpuConfig, options: GpuSupervisorOptions) {
     this.#config = config;
     this.#log = options.log;
     this.metrics = new GpuMetrics(options.registry);
     const reader = options.reader ?? new NvidiaSmiReader({
       path: config.nvidiaSmiPath,
-      method: config.gpuPollMethod,
-      intervalMs: config.gpuPollMs,
-      timeoutMs: config.gpuTimeoutMs,
+      method: config.pollMethod,
+      intervalMs: config.pollMs,
+      timeoutMs: config.timeoutMs,
     });
     this.monitor = new GpuMonitor(reader, {
       deviceId: String(config.deviceId),
-      pollMs: config.gpuPollMs,
-      windowMs: config.fragWindowSeconds * 1000,
+      pollMs: config.pollMs,
+      windowMs: config.fragWindowMs,
       metrics: this.metrics,
       log: options.log,
       onReading: (reading) => {

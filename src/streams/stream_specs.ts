@@ -4,25 +4,17 @@
 import type { Logger } from "../log.ts";
 import { type DecoderChoice, DecoderChooser } from "../sources/nvdec_probe.ts";
 import { checkSourceTools } from "../sources/source_factory.ts";
-import type { SourceArg, SourceSpec } from "../sources/source_uri.ts";
+import type { SourceSpec } from "../sources/source_uri.ts";
+import type { SourcesConfig } from "../sources/sources_config.ts";
 import { loadSources, SourcesFileError, type SourcesFileWatch } from "../sources/sources_file.ts";
-import type { DecodeChoice } from "../sources/decode.ts";
 
 /** Where the streams come from, and what reading and decoding them needs. */
-export interface StreamSpecsOptions {
-  /** The sources of `--source` and `--streams`, resolved. */
-  sources: readonly SourceSpec[];
-  /** The `[ID=]URI` texts behind `sources`, combined with the sources file's lines. */
-  sourceArgs: readonly SourceArg[];
-  /** The sources file, or null for none. */
-  sourcesFile: string | null;
-  ffmpegPath: string;
-  ffprobePath: string;
-  decode: DecodeChoice;
-  /** The GPU that NVDEC decodes on. */
-  deviceId: number;
-  log: Logger;
-}
+export type StreamSpecsOptions =
+  & Pick<
+    SourcesConfig,
+    "sources" | "sourceArgs" | "sourcesFile" | "ffmpegPath" | "ffprobePath" | "decode" | "deviceId"
+  >
+  & { log: Logger };
 
 /** Streams ready to run: their specs and each one's decoder, by stream id. */
 export interface PreparedStreams {
