@@ -6,6 +6,8 @@ import type { Logger } from "./log.ts";
 import { VERSION } from "./version.ts";
 import { PoseMetrics } from "./metrics/pose_metrics.ts";
 import { createMetricsHandler } from "./metrics/server.ts";
+import { HttpMetrics } from "./metrics/http_metrics.ts";
+import { type HttpServer, startHttpServer } from "./http/http_server.ts";
 import type { PreparedModel } from "./pose/model_prep.ts";
 import { loadModel, type ModelSession, openSession } from "./pose/session.ts";
 import { JsonlSink } from "./pipeline/jsonl_sink.ts";
@@ -21,6 +23,7 @@ import { LiveView } from "./web/live_view.ts";
 import { ReloadAction, type ReloadOutcome } from "./reload_action.ts";
 import { deadlineAfter, StopControl } from "./stop_control.ts";
 import { EXIT } from "./exit_codes.ts";
+import { raiseOpenFilesLimit } from "./host/libc.ts";
 
 export type { ReloadOutcome };
 
@@ -78,7 +81,7 @@ class Exporter {
   #metrics: PoseMetrics;
   #gpu: GpuSupervisor;
   #reload: ReloadAction;
-  #server: Deno.HttpServer | null = null;
+  #server: HttpServer | null = null;
   #session: ModelSession | null = null;
   #results: { jsonl: JsonlSink | null; liveView: LiveView | null } = {
     jsonl: null,
@@ -136,6 +139,13 @@ class Exporter {
     if (Deno.env.get("CUDA_DEVICE_ORDER") === undefined) {
       Deno.env.set("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
     }
+    const fds = raiseOpenFilesLimit();
+    if (fds !== null && fds.after > fds.before) {
+      log.info("raised the open-files limit to its hard limit", {
+        from: fds.before,
+        to: fds.after,
+      });
+    }
     this.#reload.watch();
     const specs = this.#reload.specs;
     // Quick checks that can fail first, so a typo does not wait for a model to load.
@@ -179,13 +189,13 @@ class Exporter {
         : undefined,
     });
     try {
-      this.#server = Deno.serve({
-        hostname: config.listen.hostname,
-        port: config.listen.port,
-        onListen: ({ hostname, port }) =>
-          log.info("serving metrics", {
-            url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/metrics`,
-          }),
+      this.#server = startHttpServer({
+        ...config.listen,
+        maxConnections: config.maxConnections,
+        headerTimeoutMs: config.headerTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        log,
+        metrics: new HttpMetrics(this.#metrics.registry),
       }, handler);
     } catch (err) {
       if (err instanceof Deno.errors.AddrInUse) {

@@ -55,6 +55,12 @@ export interface WebConfig {
   enableLifecycle: boolean;
   /** `GET /` shows every stream's latest frame with its poses. */
   liveView: boolean;
+  /** Connections held at once; more are refused. */
+  maxConnections: number;
+  /** A request's head (and then its body) must arrive within this. */
+  headerTimeoutMs: number;
+  /** A connection with no byte either way for this long is closed. */
+  idleTimeoutMs: number;
 }
 
 /** How the process runs, logs and stops. */
@@ -248,6 +254,33 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: "boolean",
     help: "serve a live view of every stream with its poses at / (shows camera pictures to " +
       "whoever reaches the port)",
+  },
+  {
+    name: "web-max-connections",
+    kind: "integer",
+    arg: "N",
+    default: "512",
+    min: 1,
+    max: 1000000,
+    help: "HTTP connections held at once; more are answered 503 and closed at once",
+  },
+  {
+    name: "web-header-timeout-s",
+    kind: "number",
+    arg: "SECONDS",
+    default: "5",
+    min: 0.1,
+    max: 3600,
+    help: "close a connection whose request headers (or body) take longer than this",
+  },
+  {
+    name: "web-idle-timeout-s",
+    kind: "number",
+    arg: "SECONDS",
+    default: "60",
+    min: 0.1,
+    max: 86400,
+    help: "close a connection that moved no byte for this long",
   },
   {
     name: "nvidia-smi",
@@ -634,6 +667,9 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       listen: resolveListen(r),
       enableLifecycle: r.bool("web-enable-lifecycle"),
       liveView: r.bool("live-view"),
+      maxConnections: r.required("web-max-connections"),
+      headerTimeoutMs: ms("web-header-timeout-s"),
+      idleTimeoutMs: ms("web-idle-timeout-s"),
     },
     run: {
       durationMs: duration === null ? null : Math.round(duration * 1000),

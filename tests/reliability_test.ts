@@ -435,3 +435,147 @@ Deno.test("reliability - a second SIGTERM during a slow stop forces it at once",
     await stop();
   }
 });
+
+/** Starts the exporter under `ulimit -n <fds>` (soft and hard), as a small container would. */
+function startUnderFdLimit(fds: number, args: string[]) {
+  const command = [Deno.execPath(), "run", ...EXPORTER_PERMISSIONS, "main.ts", ...args]
+    .map((a) => `'${a}'`).join(" ");
+  const child = new Deno.Command("bash", {
+    args: ["-c", `ulimit -n ${fds} && exec ${command}`],
+    cwd: ROOT.pathname,
+    stdout: "null",
+    stderr: "piped",
+    stdin: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  return { child, stderr: new Response(child.stderr).text() };
+}
+
+Deno.test("reliability - a flood of idle connections at a low fd limit leaves scrapes served", async () => {
+  const port = freePort();
+  const { child, stderr } = startUnderFdLimit(
+    256,
+    baseArgs(port, [
+      "--streams",
+      "2",
+      "--web-max-connections",
+      "100",
+      "--web-header-timeout-s",
+      "2",
+    ]),
+  );
+  const idle: Deno.Conn[] = [];
+  try {
+    await waitForFrames(port, 1);
+    // 400 connections that never send a byte (slowloris): 100 are held until their header
+    // deadline, the rest are refused at once; none may take the process down.
+    for (let i = 0; i < 400; i++) idle.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    let scraped = "";
+    const started = performance.now();
+    while (scraped === "" && performance.now() - started < 20_000) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        if (res.status === 200) scraped = await res.text();
+        else await res.body?.cancel();
+      } catch { /* refused while the flood holds every slot: try again */ }
+      if (scraped === "") await new Promise((r) => setTimeout(r, 250));
+    }
+    assert(scraped !== "", "a well-behaved client is served within 20 s");
+    const closed = (reason: string) =>
+      sampleValue(scraped, "pose_http_connections_closed_total", { reason }) ?? 0;
+    assert(closed("refused") > 0, "connections over the limit are refused and counted");
+    // The held ones (all but the test's own keep-alive connections) meet their header deadline
+    // (2 s) and are counted too.
+    const after = await pollUntil(
+      `http://127.0.0.1:${port}/metrics`,
+      (t) =>
+        (sampleValue(t, "pose_http_connections_closed_total", { reason: "header_timeout" }) ??
+          0) >= 90,
+    );
+    assert((sampleValue(after, "pose_frames_total", { stream_id: "s1" }) ?? 0) > 0);
+    child.kill("SIGTERM");
+    const status = await child.status;
+    assertEquals(status.code, 0, await stderr);
+    assertEquals(lastLog(await stderr).msg, "stopped");
+  } finally {
+    for (const conn of idle) {
+      try {
+        conn.close();
+      } catch { /* closed by the exporter */ }
+    }
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.status;
+  }
+});
+
+Deno.test("reliability - a FIFO nobody reads as the results file fails the start, naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  const fifo = `${dir}/results.jsonl`;
+  await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  try {
+    const started = performance.now();
+    const { code, stderr } = await startExporter(
+      baseArgs(freePort(), ["--streams", "1", "--results", fifo, "--duration", "5"]),
+    ).done;
+    const seconds = (performance.now() - started) / 1000;
+    assertEquals(code, 1, stderr);
+    assert(seconds < 20, `it gave up in ${seconds.toFixed(1)} s`);
+    const error = jsonLogs(stderr).find((l) => l.level === "error");
+    assert(error?.msg.includes(fifo) && error.msg.includes("FIFO"), stderr);
+    assertEquals(lastLog(stderr).msg, "stopped");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reliability - a results reopen that blocks fails one reload; the next reload runs", async () => {
+  const dir = await Deno.makeTempDir();
+  // Not beside the sources file: Deno's folder watcher opens every file of the folder it watches
+  // (seen with strace), which would give a FIFO there a reader for a moment.
+  await Deno.mkdir(`${dir}/results`);
+  const results = `${dir}/results/results.jsonl`;
+  const sources = `${dir}/sources.txt`;
+  await Deno.writeTextFile(sources, "a=synthetic\n");
+  const port = freePort();
+  const exporter = startExporter(
+    baseArgs(port, ["--sources-file", sources, "--results", results]),
+  );
+  try {
+    await pollUntil(
+      `http://127.0.0.1:${port}/metrics`,
+      (t) => (sampleValue(t, "pose_frames_total", { stream_id: "a" }) ?? 0) > 0,
+    );
+    // Rotated away, and a FIFO without a reader in its place.
+    await Deno.rename(results, `${results}.1`);
+    await new Deno.Command("mkfifo", { args: [results] }).output();
+    exporter.child.kill("SIGHUP");
+    const failed = await pollUntil(
+      `http://127.0.0.1:${port}/metrics`,
+      (t) => (sampleValue(t, "pose_config_reload_failures_total", {}) ?? 0) >= 1,
+    );
+    assertEquals(sampleValue(failed, "pose_config_reload_success", {}), 0);
+    // The next reload is not wedged: a stream added to the sources file starts.
+    await Deno.writeTextFile(sources, "a=synthetic\nb=synthetic\n");
+    await pollUntil(
+      `http://127.0.0.1:${port}/metrics`,
+      (t) => (sampleValue(t, "pose_frames_total", { stream_id: "b" }) ?? 0) > 0,
+    );
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    const logs = jsonLogs(stderr);
+    const failure = logs.find((l) => l.msg === "reload failed");
+    assert(failure?.error.includes("FIFO"), stderr);
+    assert(logs.some((l) => l.msg === "stream added" && l.stream_id === "b"), stderr);
+    assertEquals([code, lastLog(stderr).msg], [0, "stopped"]);
+    const kept = await readLines(`${results}.1`);
+    assert(kept.length > 0, "the lines went on to the old file");
+    assertValidJsonl(kept, "old results file");
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -298,6 +298,31 @@ export const POSE_SCRAPE_COLLECT_ERRORS_TOTAL = {
   labels: ["family"],
 } as const satisfies MetricDefinition;
 
+/** Connections the HTTP front holds now. */
+export const POSE_HTTP_CONNECTIONS_OPEN = {
+  name: "pose_http_connections_open",
+  type: "gauge",
+  help: "HTTP connections open now",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Connections closed by the HTTP front before they were served to the end, by reason. */
+export const POSE_HTTP_CONNECTIONS_CLOSED_TOTAL = {
+  name: "pose_http_connections_closed_total",
+  type: "counter",
+  help: "HTTP connections the exporter closed on its own, by reason (refused over the limit, " +
+    "headers or body too slow, idle, malformed request)",
+  labels: ["reason"],
+} as const satisfies MetricDefinition;
+
+/** Failures to accept a connection (file descriptors exhausted, ...); the server goes on. */
+export const POSE_HTTP_ACCEPT_ERRORS_TOTAL = {
+  name: "pose_http_accept_errors_total",
+  type: "counter",
+  help: "Failures to accept an HTTP connection (e.g. too many open files); accepting goes on",
+  labels: [],
+} as const satisfies MetricDefinition;
+
 /** Every metric this module defines, in exposition order. */
 export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_FPS,
@@ -335,10 +360,25 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
   POSE_CONFIG_RELOAD_FAILURES_TOTAL,
   POSE_SCRAPE_COLLECT_ERRORS_TOTAL,
+  POSE_HTTP_CONNECTIONS_OPEN,
+  POSE_HTTP_CONNECTIONS_CLOSED_TOTAL,
+  POSE_HTTP_ACCEPT_ERRORS_TOTAL,
 ];
 
 /** Every metric name, for tests and callers that enumerate what the exporter adds. */
 export const METRIC_NAMES: readonly string[] = METRIC_DEFINITIONS.map((d) => d.name);
+
+/** Why the HTTP front closed a connection on its own, each initialised to zero. */
+export const HTTP_CLOSE_REASONS = [
+  "refused",
+  "header_timeout",
+  "body_timeout",
+  "idle_timeout",
+  "bad_request",
+] as const;
+
+/** A reason the HTTP front closes a connection. */
+export type HttpCloseReason = typeof HTTP_CLOSE_REASONS[number];
 
 /** Reasons a frame is dropped, each initialised to zero per stream. */
 export const DROP_REASONS = ["queue_full", "inference_error", "shutdown"] as const;

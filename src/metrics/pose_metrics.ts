@@ -44,6 +44,7 @@ import {
 } from "./indexed_metrics.ts";
 import { WindowRate } from "./window_rate.ts";
 import { WindowSummary } from "./window_summary.ts";
+import { registerProcessMetrics } from "./process_metrics.ts";
 import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
 
 /** Options of {@linkcode PoseMetrics}. */
@@ -337,11 +338,13 @@ export class PoseMetrics implements StreamListener {
 
 /**
  * prom-client's default metrics, less the three `nodejs_active_*_total` gauges that
- * `promtool check metrics` flags (a `_total` that is not a counter).
+ * `promtool check metrics` flags (a `_total` that is not a counter), with the process memory and
+ * file descriptor gauges read from /proc (prom-client's read nothing under Deno).
  */
 function collectDefaultMetricsLintClean(registry: client.Registry): void {
   client.collectDefaultMetrics({ register: registry });
   for (const name of LINT_FLAGGED_DEFAULTS) registry.removeSingleMetric(name);
+  registerProcessMetrics(registry);
 }
 
 /** prom-client default metrics that promtool flags. */

@@ -79,6 +79,38 @@ export class ResultsFileError extends Error {
   }
 }
 
+/** Longest wait for the results file to open (a FIFO without a reader waits for ever). */
+export const OPEN_TIMEOUT_MS = 5000;
+
+/** Paths whose open has not returned after {@linkcode OPEN_TIMEOUT_MS}. */
+const STUCK_OPENS = new Set<string>();
+
+/** Why opening `path` failed, in words that say what to do. */
+function describeOpenError(path: string, err: unknown): string {
+  const special = /^\/(dev|proc|sys)\//.test(path);
+  if (
+    special &&
+    (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied)
+  ) {
+    return "special files are not opened as results files (for stdout, give --results -)";
+  }
+  return (err as Error).message;
+}
+
+/** Why opening `path` may not return, from what it is. */
+async function describeStuckOpen(path: string): Promise<string> {
+  const waited = `it did not open within ${OPEN_TIMEOUT_MS / 1000} s`;
+  try {
+    const stat = Deno.stat(path);
+    const late = new Promise<null>((resolve) => setTimeout(() => resolve(null), 1000));
+    const info = await Promise.race([stat, late]);
+    if (info === null) return `${waited} (a hung network mount?)`;
+    if (info.isFifo) return `${waited}: it is a FIFO, and no process reads it`;
+    if (!info.isFile) return `${waited}: it is not a regular file (a device or a socket)`;
+  } catch { /* the stat may hang or fail as the open did */ }
+  return `${waited} (a hung network mount?)`;
+}
+
 /** Where a {@linkcode JsonlSink} writes: a file, stdout, or a test's stand-in. */
 export type JsonlOutput = {
   write(p: Uint8Array): Promise<number>;
@@ -129,11 +161,30 @@ export class JsonlSink implements ResultSink {
 
   static async #openPath(path: string): Promise<JsonlOutput> {
     if (path === "-") return { write: (p) => Deno.stdout.write(p) };
-    try {
-      return await Deno.open(path, { append: true, create: true });
-    } catch (err) {
-      throw new ResultsFileError(path, (err as Error).message, { cause: err });
+    if (STUCK_OPENS.has(path)) {
+      throw new ResultsFileError(
+        path,
+        "an earlier open of it has not returned yet (a FIFO nobody reads, a hung mount?)",
+      );
     }
+    const opening = Deno.open(path, { append: true, create: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), OPEN_TIMEOUT_MS);
+    });
+    try {
+      const file = await Promise.race([opening, timedOut]);
+      if (file !== null) return file;
+    } catch (err) {
+      throw new ResultsFileError(path, describeOpenError(path, err), { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+    // The open waits in a thread that cannot be cancelled: never start another on this path
+    // before it returns, and close what it opens late.
+    STUCK_OPENS.add(path);
+    opening.then((file) => file.close(), () => {}).finally(() => STUCK_OPENS.delete(path));
+    throw new ResultsFileError(path, await describeStuckOpen(path));
   }
 
   /**
