@@ -59,6 +59,7 @@ async function runExporter(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const log = new Logger({ format: config.run.logFormat, level: config.run.logLevel });
+  for (const warning of config.warnings) log.warn(warning);
   // Loaded here, so subcommands (doctor, healthcheck) never load ONNX Runtime's native addon.
   const { runApp } = await import("./src/app.ts");
   return await runApp(config, {

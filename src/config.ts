@@ -12,7 +12,12 @@ import { PROVIDER_CHOICES } from "./pose/provider.ts";
 import type { SourcesConfig } from "./sources/sources_config.ts";
 import type { ModelConfig } from "./pose/session.ts";
 import type { GpuConfig } from "./gpu/gpu_supervisor.ts";
-import { resolveSourceArgs, type SourceArg, type SourceSpec } from "./sources/source_uri.ts";
+import {
+  quoteSource,
+  resolveSourceArgs,
+  type SourceArg,
+  type SourceSpec,
+} from "./sources/source_uri.ts";
 
 export type { SourceSpec };
 export type { FlagKind, FlagSpec } from "./cli/flags.ts";
@@ -90,6 +95,8 @@ export interface Config {
   run: RunConfig;
   help: boolean;
   version: boolean;
+  /** What is not wrong enough to stop, to log once the logger is up (unknown variables). */
+  warnings: string[];
 }
 
 /**
@@ -570,7 +577,7 @@ export function parseListenAddress(value: string): ListenAddress {
 function resolveSources(r: FlagValues): { sources: SourceSpec[]; sourceArgs: SourceArg[] } {
   const sourceArgs: SourceArg[] = r.list("source").map((text) => ({
     text,
-    origin: `--source ${JSON.stringify(text)}`,
+    origin: `--source ${quoteSource(text)}`,
   }));
   const streams = r.required("streams");
   for (let i = 0; i < streams; i++) {
@@ -589,6 +596,52 @@ function resolveListen(r: FlagValues): ListenAddress {
     r.problems.push(`Invalid ${origin}: ${(err as Error).message}`);
     return { hostname: "0.0.0.0", port: 8000 };
   }
+}
+
+/**
+ * Names Kubernetes puts into every pod of a Service named `pose-exporter` (service links):
+ * `POSE_EXPORTER_SERVICE_HOST`, `POSE_EXPORTER_SERVICE_PORT[_NAME]`, `POSE_EXPORTER_PORT[_…]`.
+ */
+const SERVICE_LINK = /^POSE_EXPORTER_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\w+)?)$/;
+
+/** Edit distance of two names, for the closest flag to a mistyped variable. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j]! + 1,
+        current[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * The `POSE_EXPORTER_*` variables of `env` that set no flag, each with the closest flag's
+ * variable when one is near (a typo); Kubernetes' service-link variables are not reported.
+ */
+export function unknownVariables(
+  env: Record<string, string | undefined>,
+): { name: string; closest: string | null }[] {
+  const known = FLAGS.map((f) => envNameOf(f.name));
+  return Object.keys(env)
+    .filter((name) => name.startsWith("POSE_EXPORTER_") && !known.includes(name))
+    .filter((name) => !SERVICE_LINK.test(name))
+    .sort()
+    .map((name) => {
+      let closest: string | null = null;
+      let best = Infinity;
+      for (const candidate of known) {
+        const d = editDistance(name, candidate);
+        if (d < best) [best, closest] = [d, candidate];
+      }
+      return { name, closest: best <= 4 ? closest : null };
+    });
 }
 
 /**
@@ -681,6 +734,10 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     },
     help,
     version,
+    warnings: unknownVariables(env).map(({ name, closest }) =>
+      `${name} is not a variable of any flag` +
+      (closest === null ? "" : ` (did you mean ${closest}?)`)
+    ),
   };
   if (
     !help && !version && config.sources.sources.length === 0 &&

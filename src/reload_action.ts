@@ -27,7 +27,15 @@ export interface ReloadParts {
   stopping: () => boolean;
   metrics: PoseMetrics;
   log: Logger;
+  /** Deadline of the streams step. @default {STEP_TIMEOUT_MS} */
+  stepTimeoutMs?: number;
 }
+
+/**
+ * Longest a reload's streams step (read the sources file, check the tools, test the decoders)
+ * may take; the results file's reopen has its own deadline (`OPEN_TIMEOUT_MS`).
+ */
+export const STEP_TIMEOUT_MS = 120_000;
 
 /**
  * Runs reloads one at a time. A reload asked for while the exporter starts runs once the
@@ -39,6 +47,8 @@ export class ReloadAction {
   #running: Promise<ReloadOutcome> = Promise.resolve({ ok: true, message: "" });
   #pending: string | null = null;
   #watch: SourcesFileWatch | null = null;
+  /** A streams step that missed its deadline and has not returned yet. */
+  #stuckSync: Promise<unknown> | null = null;
 
   constructor(parts: ReloadParts) {
     this.#parts = parts;
@@ -73,6 +83,27 @@ export class ReloadAction {
     return this.#running;
   }
 
+  /**
+   * The streams step with its deadline. A step that misses it fails the reload; while it has not
+   * returned, later reloads skip the streams (reloads stay one at a time).
+   */
+  async #syncInTime(roster: StreamRoster) {
+    const sync = roster.sync({ newFilesMustExist: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.#parts.stepTimeoutMs ?? STEP_TIMEOUT_MS);
+    });
+    try {
+      const changes = await Promise.race([sync, late]);
+      if (changes !== null) return changes;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.#stuckSync = sync.catch(() => {}).finally(() => (this.#stuckSync = null));
+    const seconds = (this.#parts.stepTimeoutMs ?? STEP_TIMEOUT_MS) / 1000;
+    throw new Error(`reading and preparing the streams did not finish within ${seconds} s`);
+  }
+
   async #once(trigger: string): Promise<ReloadOutcome> {
     const { roster: currentRoster, results, specs, metrics, log } = this.#parts;
     if (this.#parts.stopping()) {
@@ -104,9 +135,13 @@ export class ReloadAction {
         failed.push((err as Error).message);
       }
     }
-    if (specs.sourcesFile !== null) {
+    if (specs.sourcesFile !== null && this.#stuckSync !== null) {
+      failed.push(
+        "the streams step of an earlier reload has not finished yet (the running streams are kept)",
+      );
+    } else if (specs.sourcesFile !== null) {
       try {
-        const changes = await roster.sync();
+        const changes = await this.#syncInTime(roster);
         for (const [change, ids] of Object.entries(changes)) {
           if (change === "unchanged") continue;
           for (const id of ids) log.info(`stream ${change}`, { stream_id: id, trigger });

@@ -330,3 +330,25 @@ Deno.test("usage() takes each default, range and choice from FLAGS, and -h for -
   assert(lines[1]!.includes("pose-exporter doctor [flags]"), lines[1]);
   assert(lines.includes("  -h, --help                           print this help and exit"));
 });
+
+Deno.test("parseConfig() warns about POSE_EXPORTER_* variables no flag reads, naming the closest", () => {
+  const c = parseConfig(["--streams", "1"], {
+    POSE_EXPORTER_BATCHSIZE: "4",
+    POSE_EXPORTER_NONSENSE_THING_ALTOGETHER: "1",
+    POSE_EXPORTER_SERVICE_HOST: "10.0.0.1",
+    POSE_EXPORTER_SERVICE_PORT_METRICS: "8000",
+    POSE_EXPORTER_PORT_8000_TCP_ADDR: "10.0.0.1",
+    POSE_EXPORTER_LISTEN: "127.0.0.1:9",
+  });
+  assertEquals(c.warnings, [
+    "POSE_EXPORTER_BATCHSIZE is not a variable of any flag (did you mean POSE_EXPORTER_BATCH_SIZE?)",
+    "POSE_EXPORTER_NONSENSE_THING_ALTOGETHER is not a variable of any flag",
+  ]);
+});
+
+Deno.test("parseConfig() takes decimal numbers only: 0x10 is not 16", () => {
+  for (const value of ["0x10", "0b1", "0o7", "1_000"]) {
+    assertThrows(() => parseConfig(["--streams", "1", "--duration", value]), ConfigError, value);
+  }
+  assertEquals(parseConfig(["--streams", "1", "--duration", "1.5"]).run.durationMs, 1500);
+});

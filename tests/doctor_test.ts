@@ -25,6 +25,7 @@ import {
   type ThisHost,
 } from "../src/doctor/this_host.ts";
 import { classifyScrapeError } from "../src/doctor/scrape_error.ts";
+import { queryPrometheus } from "../src/doctor/prometheus_checks.ts";
 
 // deno-lint-ignore no-explicit-any -- parsed YAML and JSON documents are walked by key
 type Doc = any;
@@ -883,5 +884,20 @@ Deno.test("doctor - real exporter and Prometheus: exit 0 when scraped, the broke
     exporter.child.kill("SIGTERM");
     const { code } = await exporter.done;
     assertEquals(code, 0);
+  }
+});
+
+Deno.test("queryPrometheus() names an answer that is not JSON instead of calling it HTTP 200", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("<html><body>Login required</body></html>", { status: 200 }),
+  );
+  try {
+    const base = new URL(`http://127.0.0.1:${server.addr.port}/`);
+    const answer = await queryPrometheus(base, "up", 2000);
+    assertEquals(answer.result, null);
+    assert(answer.error!.includes("not JSON") && answer.error!.includes("<html>"), answer.error!);
+  } finally {
+    await server.shutdown();
   }
 });

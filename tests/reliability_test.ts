@@ -579,3 +579,38 @@ Deno.test("reliability - a results reopen that blocks fails one reload; the next
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("reliability - a sources line saved half-way is refused on reload, not retried as a file", async () => {
+  const dir = await Deno.makeTempDir();
+  const sources = `${dir}/sources.txt`;
+  await Deno.writeTextFile(sources, "a=synthetic\n");
+  const port = freePort();
+  const exporter = startExporter(baseArgs(port, ["--sources-file", sources]));
+  try {
+    await waitForStream(port, "a");
+    // What an editor that saves as you type leaves for a moment: "synthet" reads as a file path.
+    await Deno.writeTextFile(sources, "a=synthetic\nb=synthet\n");
+    await pollUntil(
+      `http://127.0.0.1:${port}/metrics`,
+      (t) => (sampleValue(t, "pose_config_reload_failures_total", {}) ?? 0) >= 1,
+    );
+    await Deno.writeTextFile(sources, "a=synthetic\nb=synthetic\n");
+    await waitForStream(port, "b");
+    exporter.child.kill("SIGTERM");
+    const { code, stderr } = await exporter.done;
+    const failure = jsonLogs(stderr).find((l) => l.msg === "reload failed");
+    assert(failure?.error.includes('stream "b": no such file "synthet"'), stderr);
+    assert(!jsonLogs(stderr).some((l) => l.msg === "stream retrying"), "nothing retried a file");
+    assertEquals(code, 0, stderr);
+  } finally {
+    await forceStop(exporter);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function waitForStream(port: number, id: string): Promise<void> {
+  await pollUntil(
+    `http://127.0.0.1:${port}/metrics`,
+    (t) => (sampleValue(t, "pose_frames_total", { stream_id: id }) ?? 0) > 0,
+  );
+}

@@ -3,6 +3,9 @@
 
 import { parseArgs } from "node:util";
 
+/** A decimal number as a flag value: digits, a point, an exponent; no hex, octal or binary. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** The kinds of flag value, each checked in its own way. */
 export type FlagKind = "string" | "list" | "boolean" | "number" | "integer" | "choice" | "url";
 
@@ -233,7 +236,8 @@ export class FlagValues<Name extends string = string> {
     const spec = this.#spec(name, ["number", "integer"]);
     const { value } = this.text(name);
     if (value === undefined) return null;
-    const parsed = Number(value);
+    // Decimal only: Number() would also take "0x10" (16), "1e3" is kept as a number.
+    const parsed = DECIMAL.test(value.trim()) ? Number(value) : NaN;
     const integer = spec.kind === "integer";
     if (
       value.trim() === "" || !Number.isFinite(parsed) || (integer && !Number.isInteger(parsed)) ||

@@ -248,6 +248,14 @@ async function getJson(
   const res = await probe(url, { timeoutMs });
   if (res.kind === "error") return { data: null, error: res.reason };
   const body = parseJson(res.text);
+  if (body === undefined) {
+    const start = res.text.slice(0, 60).replace(/\s+/g, " ");
+    return {
+      data: null,
+      error: `HTTP ${res.status} with a body that is not JSON (${JSON.stringify(start)}): ` +
+        "is this Prometheus' API?",
+    };
+  }
   if (res.status !== 200 || jsonAt(body, "status") !== "success") {
     const error = jsonAt(body, "error");
     return { data: null, error: `HTTP ${res.status}${error ? `: ${error}` : ""}` };

@@ -166,7 +166,8 @@ export function createMetricsHandler(
     const openMetrics = wantsOpenMetrics(request.headers.get("accept"));
     try {
       const body = await renderer.render(openMetrics);
-      return new Response(request.method === "HEAD" ? null : body, {
+      // For HEAD too: the server sends the headers (content-length included) without the body.
+      return new Response(body, {
         headers: {
           "content-type": openMetrics
             ? client.Registry.OPENMETRICS_CONTENT_TYPE

@@ -44,11 +44,13 @@ async function checkTool(
   streams: string[],
 ): Promise<void> {
   try {
+    // A tool that does not answer -version within 10 s is killed: a check must never hang.
     await new Deno.Command(path, {
       args: ["-version"],
       stdin: "null",
       stdout: "null",
       stderr: "null",
+      signal: AbortSignal.timeout(10_000),
     }).output();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {

@@ -75,6 +75,14 @@ export function splitSourceArg(value: string): { id: string | null; uri: string 
   );
 }
 
+/** The longest `[ID=]URI` taken: longer is refused, never logged whole. */
+export const MAX_SOURCE_LENGTH = 4096;
+
+/** A source text as messages quote it: JSON, cut to 80 characters. */
+export function quoteSource(text: string): string {
+  return text.length <= 80 ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, 80))}…`;
+}
+
 /** One `[ID=]URI` text and where it was written (a flag, a file line), for messages. */
 export interface SourceArg {
   text: string;
@@ -95,6 +103,13 @@ export function resolveSourceArgs(
   const seen = new Map<string, string>();
   let unnamed = 0;
   for (const { text, origin } of args) {
+    if (text.length > MAX_SOURCE_LENGTH) {
+      problems.push(
+        `Invalid ${origin}: the source is ${text.length} characters long, over the limit of ` +
+          `${MAX_SOURCE_LENGTH}`,
+      );
+      continue;
+    }
     try {
       const split = splitSourceArg(text);
       const id = split.id ?? `s${unnamed++}`;

@@ -91,10 +91,20 @@ export interface SourcesFileWatch {
 function signature(path: string): string {
   try {
     const info = Deno.statSync(path);
-    return `${info.size}:${info.mtime?.getTime() ?? 0}:${info.ino ?? 0}`;
+    // The content too: an edit can keep the size, the mtime (a second's resolution, or set
+    // back) and the inode.
+    const content = info.isFile && info.size <= 1 << 20 ? fnv1a(Deno.readFileSync(path)) : 0;
+    return `${info.size}:${info.mtime?.getTime() ?? 0}:${info.ino ?? 0}:${content}`;
   } catch {
     return "missing";
   }
+}
+
+/** The 32-bit FNV-1a hash of `bytes`. */
+function fnv1a(bytes: Uint8Array): number {
+  let hash = 0x811c9dc5;
+  for (const byte of bytes) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash;
 }
 
 function folderOf(path: string): string {

@@ -8,6 +8,7 @@ import type { FrameSink, FrameSource } from "../sources/frame.ts";
 import { uncheckedChoice } from "../sources/source_factory.ts";
 import type { SourceSpec } from "../sources/source_uri.ts";
 import { StreamLifecycle } from "../sources/stream_lifecycle.ts";
+import { SourcesFileError } from "../sources/sources_file.ts";
 import type { RunningStream, StreamChanges, StreamKey, StreamListener } from "./running_stream.ts";
 import type { PreparedStreams, StreamSpecs } from "./stream_specs.ts";
 
@@ -63,16 +64,36 @@ export class StreamRoster {
    * wanted streams, checks their tools, chooses their decoders, and applies them. When a step
    * fails the running streams are kept as they are.
    *
+   * @param options `newFilesMustExist` refuses a new or changed file source whose file does not
+   *   exist (on reload: a line saved half-way, `b=synthet`, is a typo, not a camera to retry)
    * @throws {SourcesFileError | MissingToolError | DecoderUnavailableError} from the steps
    */
-  async sync(): Promise<StreamChanges> {
+  async sync(options: { newFilesMustExist?: boolean } = {}): Promise<StreamChanges> {
     const specs = this.#parts.specs;
     if (specs === undefined) throw new Error("Cannot sync a roster without specs");
-    const prepared = await specs.prepare(
-      await specs.read(),
-      this.#parts.model ?? { width: 640, height: 640 },
-    );
+    const wanted = await specs.read();
+    if (options.newFilesMustExist) await this.#checkNewFiles(wanted, specs.sourcesFile);
+    const prepared = await specs.prepare(wanted, this.#parts.model ?? { width: 640, height: 640 });
     return await this.apply(prepared);
+  }
+
+  /** Refuses new or changed file sources whose file is not there. */
+  async #checkNewFiles(wanted: readonly SourceSpec[], file: string | null): Promise<void> {
+    const problems: string[] = [];
+    for (const spec of wanted) {
+      if (spec.kind !== "ffmpeg" || spec.input !== "file") continue;
+      if (this.#byId.get(spec.id)?.spec.uri === spec.uri) continue;
+      try {
+        await Deno.stat(spec.target);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) continue;
+        problems.push(
+          `stream ${JSON.stringify(spec.id)}: no such file ${JSON.stringify(spec.target)} ` +
+            "(a line saved half-way? a scheme this build does not read?)",
+        );
+      }
+    }
+    if (problems.length > 0) throw new SourcesFileError(file ?? "--source", problems);
   }
 
   /**

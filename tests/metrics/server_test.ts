@@ -154,3 +154,22 @@ Deno.test("MetricsRenderer writes what prom-client's own Registry writes, in bot
     "label values are escaped",
   );
 });
+
+Deno.test("HEAD /metrics answers the length GET would send, and no body", async () => {
+  const registry = new client.Registry();
+  new client.Gauge({ name: "x_gauge", help: "x", registers: [registry] }).set(1);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    createMetricsHandler(registry),
+  );
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/metrics`;
+    const get = await (await fetch(url)).text();
+    const head = await fetch(url, { method: "HEAD" });
+    assertEquals(head.status, 200);
+    assertEquals(Number(head.headers.get("content-length")), new TextEncoder().encode(get).length);
+    assertEquals(await head.text(), "");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -1,5 +1,11 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { loadSources, parseSourcesText, SourcesFileError } from "../../src/sources/sources_file.ts";
+import {
+  loadSources,
+  parseSourcesText,
+  SourcesFileError,
+  watchSourcesFile,
+} from "../../src/sources/sources_file.ts";
+import { MAX_SOURCE_LENGTH, resolveSourceArgs } from "../../src/sources/source_uri.ts";
 
 Deno.test("parseSourcesText() skips comments and blank lines and keeps line numbers", () => {
   const args = parseSourcesText(
@@ -31,4 +37,36 @@ Deno.test("loadSources() names the file and line of a bad entry and of a duplica
   assertEquals((await loadSources(path, [])).specs, []);
   await assertRejects(() => loadSources(`${dir}/missing.txt`, []), SourcesFileError, "Cannot read");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("watchSourcesFile() sees an edit that keeps the size, the mtime and the inode", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/sources.txt`;
+  await Deno.writeTextFile(path, "a=synthetic\n");
+  const mtime = new Date(2026, 0, 1);
+  await Deno.utime(path, mtime, mtime);
+  let changes = 0;
+  const watch = watchSourcesFile(path, () => changes++, { quietMs: 50, pollMs: 100 });
+  try {
+    // Same length, written in place (same inode), mtime set back.
+    const file = await Deno.open(path, { write: true });
+    await file.write(new TextEncoder().encode("b=synthetic\n"));
+    file.close();
+    await Deno.utime(path, mtime, mtime);
+    const deadline = Date.now() + 5000;
+    while (changes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assertEquals(changes, 1);
+  } finally {
+    watch.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resolveSourceArgs() refuses a source over 4096 characters without quoting it whole", () => {
+  const huge = "a=" + "x".repeat(50_000);
+  const { sources, problems } = resolveSourceArgs([{ text: huge, origin: "sources.txt:1" }]);
+  assertEquals(sources, []);
+  assertEquals(problems, [
+    `Invalid sources.txt:1: the source is 50002 characters long, over the limit of ${MAX_SOURCE_LENGTH}`,
+  ]);
 });
