@@ -614,3 +614,13 @@ async function waitForStream(port: number, id: string): Promise<void> {
     (t) => (sampleValue(t, "pose_frames_total", { stream_id: id }) ?? 0) > 0,
   );
 }
+
+Deno.test("reliability - a results path under /dev is refused with what to give instead", async () => {
+  const { code, stderr } = await startExporter(
+    baseArgs(freePort(), ["--streams", "1", "--results", "/dev/stdout"]),
+  ).done;
+  assertEquals(code, 1, stderr);
+  const error = jsonLogs(stderr).find((l) => l.level === "error");
+  assert(error?.msg.includes("/dev/stdout") && error.msg.includes("--results -"), stderr);
+  assert(!stderr.includes("--allow-all"), "no advice about a flag the exporter does not have");
+});
