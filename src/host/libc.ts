@@ -96,35 +96,50 @@ export function readProcFile(path: string, maxBytes = 16384): string | null {
 }
 
 /**
+ * The names in a folder of /proc (e.g. `/proc/self/task`), less `.` and `..`.
+ *
+ * @returns the names, or null where the folder cannot be read
+ */
+export function listProcEntries(path: string): string[] | null {
+  const names: string[] = [];
+  return readEntries(path, (name) => names.push(name)) ? names : null;
+}
+
+/**
  * Counts the entries of a folder of /proc (e.g. `/proc/self/fd`), less `.` and `..` and the
  * descriptor used to read it when `selfFd` is set.
  *
  * @returns the count, or null where the folder cannot be read
  */
 export function countProcEntries(path: string, options: { selfFd?: boolean } = {}): number | null {
+  let count = 0;
+  if (!readEntries(path, () => count++)) return null;
+  return options.selfFd ? count - 1 : count;
+}
+
+/** Calls `each` with every name in the folder but `.` and `..`; false where it cannot be read. */
+function readEntries(path: string, each: (name: string) => void): boolean {
   const c = libc();
-  if (c === null) return null;
+  if (c === null) return false;
   const fd = c.symbols.open(cPath(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return null;
+  if (fd < 0) return false;
   try {
     const buf = new Uint8Array(32768);
     const view = new DataView(buf.buffer);
-    let count = 0;
     while (true) {
       const n = Number(c.symbols.getdents64(fd, buf, BigInt(buf.length)));
-      if (n < 0) return null;
-      if (n === 0) break;
+      if (n < 0) return false;
+      if (n === 0) return true;
       // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
       for (let at = 0; at < n;) {
         const length = view.getUint16(at + 16, true);
-        const first = buf[at + 19];
-        const second = buf[at + 20];
-        const dot = first === 46 && (second === 0 || (second === 46 && buf[at + 21] === 0));
-        if (!dot) count++;
+        let end = at + 19;
+        while (end < at + length && buf[end] !== 0) end++;
+        const name = decoder.decode(buf.subarray(at + 19, end));
+        if (name !== "." && name !== "..") each(name);
         at += length;
       }
     }
-    return options.selfFd ? count - 1 : count;
   } finally {
     c.symbols.close(fd);
   }

@@ -1,0 +1,28 @@
+import { assert, assertEquals } from "../_assert.ts";
+import {
+  classifyThread,
+  parseStat,
+  secondsByClass,
+  threadTimes,
+} from "../../src/host/thread_cpu.ts";
+
+Deno.test("parseStat() reads utime + stime after a name with spaces and parentheses", () => {
+  const line = "1234 (V8 Default (x)) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 9 0";
+  assertEquals(parseStat(line), { name: "V8 Default (x)", ticks: 287 });
+  assertEquals(parseStat("garbage"), null);
+});
+
+Deno.test("threadTimes() sees this process's threads spend the CPU of a busy loop", () => {
+  const before = threadTimes(Deno.pid);
+  assert(before.some((t) => t.tid === Deno.pid), "the main thread is listed");
+  const until = performance.now() + 300;
+  let spin = 0;
+  while (performance.now() < until) spin++;
+  assert(spin > 0);
+  const after = threadTimes(Deno.pid);
+  // The test runner may run this code off the process's main thread: count every thread.
+  const spent = Object.values(secondsByClass(Deno.pid, before, after)).reduce((a, b) => a + b);
+  assert(spent >= 0.15 && spent < 1.5, `the threads spent ${spent} s over a 0.3 s busy loop`);
+  assertEquals(classifyThread(Deno.pid, { tid: Deno.pid, name: "deno", seconds: 0 }), "event_loop");
+  assertEquals(classifyThread(1, { tid: 2, name: "worker-1", seconds: 0 }), "inference_worker");
+});
