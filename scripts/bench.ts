@@ -8,7 +8,10 @@ import * as ort from "onnxruntime-node";
 import client from "prom-client";
 import { buildDemoModel } from "../src/pose/demo_model.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "../src/pose/model_prep.ts";
-import { type InferenceRunner, sessionOptions } from "../src/pose/inference.ts";
+import { type InferenceRunner, sessionBytes, sessionOptions } from "../src/pose/inference.ts";
+import { createPoseDecoder } from "../src/pose/decoder.ts";
+import { type InputSize, parseInputSize } from "../src/pose/input_size.ts";
+import { detectLayout } from "../src/pose/model_layout.ts";
 import { batchShapes } from "../src/pose/batch_shapes.ts";
 import { createWorkerRunner } from "../src/pose/worker_runner.ts";
 import { Pipeline } from "../src/pipeline/pipeline.ts";
@@ -47,6 +50,7 @@ const WARM_UP_MS = 1000;
 /** Benchmark settings from the command line. */
 interface BenchOptions {
   model: string | null;
+  inputSize: InputSize | null;
   provider: ProviderChoice;
   batchSize: number;
   streams: number;
@@ -64,6 +68,7 @@ function parseBenchArgs(args: string[]): BenchOptions {
     args: args[0] === "--" ? args.slice(1) : args,
     options: {
       model: { type: "string" },
+      "input-size": { type: "string" },
       provider: { type: "string", default: "auto" },
       "batch-size": { type: "string", default: "8" },
       streams: { type: "string", default: "4" },
@@ -79,7 +84,7 @@ function parseBenchArgs(args: string[]): BenchOptions {
   });
   if (values.help) {
     console.log(
-      "Usage: deno task bench [--model PATH] [--provider auto|cuda|cpu] [--batch-size N] [--streams N]\n" +
+      "Usage: deno task bench [--model PATH] [--input-size N|WxH] [--provider auto|cuda|cpu] [--batch-size N] [--streams N]\n" +
         "       [--frames N] [--scrape-streams N] [--scrape-seconds S] [--scrape-interval-ms MS] [--quick]",
     );
     Deno.exit(0);
@@ -102,8 +107,13 @@ function parseBenchArgs(args: string[]): BenchOptions {
     );
     Deno.exit(2);
   }
+  const inputSize = parseInputSize(values["input-size"], (why) => {
+    console.error(`bench: invalid --input-size: ${JSON.stringify(values["input-size"])} ${why}`);
+    Deno.exit(2);
+  });
   return {
     model: values.model ?? null,
+    inputSize,
     provider,
     batchSize: int("batch-size", values["batch-size"], 1),
     streams: int("streams", values.streams, 1),
@@ -135,9 +145,10 @@ async function measureRaw(
   provider: Provider,
   o: BenchOptions,
   frames: number,
+  bytes: Uint8Array = sessionBytes(model, provider),
 ): Promise<number> {
   const session = await ort.InferenceSession.create(
-    model.bytes,
+    bytes,
     sessionOptions(provider, { intraOpThreads: o.inferenceThreads }),
   );
   try {
@@ -549,12 +560,82 @@ async function measurePolling(): Promise<
 
 const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
 
+/**
+ * The decoder's cost per frame on the model's own output: batches of the synthetic frames run
+ * through the worker, which times its decoding (threshold, NMS, letterbox undone) per batch.
+ */
+async function measureDecode(
+  model: PreparedModel,
+  runner: InferenceRunner,
+  batch: number,
+  runs: number,
+): Promise<{ usPerFrame: number; persons: number }> {
+  const cycle = renderSyntheticCycle({ width: 1280, height: 720 }, model);
+  const frames = Array.from({ length: batch }, (_, i) => ({
+    stream: i,
+    seq: i,
+    capturedAt: performance.now(),
+    pixels: cycle.frames[i % cycle.frames.length]!,
+    letterbox: cycle.letterbox,
+  }));
+  let seconds = 0;
+  let persons = 0;
+  for (let i = 0; i < runs; i++) {
+    const out = await runner.run(frames);
+    seconds += out.decodeSeconds;
+    persons += out.persons.reduce((n, p) => n + p.length, 0);
+    progress(`decoder: ${i + 1}/${runs} batches`);
+  }
+  return { usPerFrame: (seconds * 1e6) / (runs * batch), persons: persons / (runs * batch) };
+}
+
+/**
+ * The decoder's heavy case: every one of 8400 anchors (a 640x640 YOLO-pose output) above the
+ * threshold, as a crowded or badly calibrated model gives: 280 persons of 30 overlapping
+ * anchors each. NMS keeps the 280 best and compares each other candidate with the kept boxes
+ * until its own person's; `maxCandidates` 1000 and 30000 (Ultralytics' max_nms) are timed.
+ */
+function measureWorstDecode(quick: boolean): { ms1000: number; ms30000: number } {
+  const anchors = 8400;
+  const persons = 280;
+  const data = new Float32Array(56 * anchors);
+  for (let a = 0; a < anchors; a++) {
+    const j = a % persons;
+    const copy = Math.floor(a / persons);
+    // Each copy sits 0 to 2 px right of its person's first anchor: IoU 0.87 and more.
+    data[a] = (j % 20) * 32 + 16 + (copy % 3);
+    data[anchors + a] = Math.floor(j / 20) * 45 + 22;
+    data[2 * anchors + a] = 28;
+    data[3 * anchors + a] = 40;
+    data[4 * anchors + a] = copy === 0 ? 0.95 - j / 10000 : 0.3 + ((a * 7919) % 1000) / 2000;
+  }
+  const found = detectLayout([{ name: "output0", dims: [1, 56, anchors] }], null);
+  if ("problem" in found) throw new Error(found.problem);
+  const lb = { scale: 1, padX: 0, padY: 0, sourceWidth: 640, sourceHeight: 640 };
+  const out = [{ data, dims: [1, 56, anchors] }];
+  const decoders = [1000, 30000].map((maxCandidates) =>
+    createPoseDecoder(found.layout, { maxCandidates })
+  );
+  // Warm both, then alternate them (drift on a shared machine hits both) and take medians.
+  for (let i = 0; i < 5; i++) for (const d of decoders) d.decode(out, 0, lb);
+  const times: number[][] = [[], []];
+  for (let round = 0; round < (quick ? 15 : 60); round++) {
+    decoders.forEach((d, i) => {
+      const started = performance.now();
+      d.decode(out, 0, lb);
+      times[i]!.push(performance.now() - started);
+    });
+  }
+  const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  return { ms1000: median(times[0]!), ms30000: median(times[1]!) };
+}
+
 async function main(): Promise<void> {
   const o = parseBenchArgs(Deno.args);
   const original = o.model === null ? buildDemoModel() : await Deno.readFile(o.model);
   const model = o.model === null
     ? prepareModel(original, "built-in demo model")
-    : await loadModelFile(o.model);
+    : await loadModelFile(o.model, { inputSize: o.inputSize });
   progress("building the session");
   const runner = await createWorkerRunner(model, {
     decoder: {},
@@ -573,9 +654,18 @@ async function main(): Promise<void> {
     rawFps += await measureRaw(model, provider, opts, Math.ceil(o.frames / 2)) / 2;
     pipelineFps += await measurePipeline(model, runner, opts, Math.ceil(o.frames / 2)) / 2;
   }
-  const jsInputFps = model.inputStagePrepended
+  // The JavaScript conversion compared is Ultralytics' float32 RGB / 255 input.
+  const jsInputFps = model.inputStagePrepended && model.precision === "float32" &&
+      model.layout.input.channels === "rgb"
     ? await measureJsConversion(original, model, provider, opts)
     : null;
+  const decode = await measureDecode(model, runner, batchSize, o.quick ? 10 : 40);
+  // A float16 model on the CPU provider: the graph as prepared (ONNX Runtime casts around the
+  // nodes it has no float16 kernel for) against the float32 conversion the exporter runs.
+  const float16AsIsFps = model.precision === "float16" && provider === "cpu"
+    ? await measureRaw(model, provider, opts, Math.ceil(o.frames / 2), model.bytes)
+    : null;
+  const worst = measureWorstDecode(o.quick);
   const scrape = await measureScrape(model, runner, opts);
   await runner.release();
   const updates = measureUpdates(opts);
@@ -584,6 +674,10 @@ async function main(): Promise<void> {
 
   const result = {
     provider,
+    model: model.origin,
+    layout: model.layout.name,
+    input: `${model.width}x${model.height}`,
+    precision: model.precision,
     batch_size: batchSize,
     streams: o.streams,
     frames: o.frames,
@@ -614,9 +708,29 @@ async function main(): Promise<void> {
     nvidia_smi_loop_ms_per_poll: "skipped" in polling ? null : round(polling.loopMs),
     nvidia_smi_spawn_ms_per_poll: "skipped" in polling ? null : round(polling.spawnMs),
     nvidia_smi_polling: "skipped" in polling ? `skipped: ${polling.skipped}` : "measured",
+    float16_as_is_fps: float16AsIsFps === null ? null : round(float16AsIsFps, 1),
+    decode_us_per_frame: round(decode.usPerFrame, 1),
+    decode_persons_per_frame: round(decode.persons, 2),
+    decode_worst_ms_1000_candidates: round(worst.ms1000, 2),
+    decode_worst_ms_30000_candidates: round(worst.ms30000, 2),
   };
   const rows: [string, string, string][] = [
     ["raw InferenceSession.run", `${result.raw_fps} fps`, "ceiling"],
+    ...(result.float16_as_is_fps === null ? [] : [[
+      "float16 graph as is (ONNX Runtime's casts)",
+      `${result.float16_as_is_fps} fps`,
+      `the exporter's float32 conversion is the raw row`,
+    ] as [string, string, string]]),
+    [
+      "decoder per frame (the model's output)",
+      `${result.decode_us_per_frame} µs`,
+      `${result.decode_persons_per_frame} persons a frame`,
+    ],
+    [
+      "decoder, 8400 candidates: 1000 / 30000 into NMS",
+      `${result.decode_worst_ms_1000_candidates} / ${result.decode_worst_ms_30000_candidates} ms`,
+      "a frame where every anchor scores above the threshold",
+    ],
     [
       "pipeline (sources->batcher->model->decoder->metrics)",
       `${result.pipeline_fps} fps`,
@@ -666,7 +780,8 @@ async function main(): Promise<void> {
   const w1 = Math.max(...rows.map((r) => r[1].length));
   console.log(
     `pose-exporter bench: provider ${provider}, batch ${batchSize}, ${o.streams} streams, ${o.frames} frames, ` +
-      `${o.inferenceThreads || "default"} inference threads`,
+      `${o.inferenceThreads || "default"} inference threads; model ${model.origin}: ` +
+      `${model.layout.name}, ${result.input} ${model.precision}`,
   );
   for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
   console.log(JSON.stringify(result));

@@ -11,6 +11,7 @@ import { DECODE_CHOICES } from "./sources/decode.ts";
 import { PROVIDER_CHOICES } from "./pose/provider.ts";
 import type { SourcesConfig } from "./sources/sources_config.ts";
 import type { ModelConfig } from "./pose/session.ts";
+import { parseInputSize } from "./pose/input_size.ts";
 import type { GpuConfig } from "./gpu/gpu_supervisor.ts";
 import {
   quoteSource,
@@ -124,7 +125,16 @@ export const FLAGS: readonly FlagSpec[] = [
     name: "model",
     kind: "string",
     arg: "PATH",
-    help: "ONNX pose model (YOLOv8/YOLO11-pose layout); without it, the built-in demo model",
+    help: "ONNX pose model: an Ultralytics YOLO-pose export (YOLOv8/YOLO11/YOLO26; default, " +
+      "dynamic, half, nms or end2end; any kpt_shape and classes) or an RTMO export; without it, " +
+      "the built-in demo model",
+  },
+  {
+    name: "input-size",
+    kind: "string",
+    arg: "N|WxH",
+    help: "input size fed to a model whose height and width are dynamic (default: the imgsz " +
+      "in its metadata, else 640; rounded up to its stride); a fixed-size model keeps its own",
   },
   {
     name: "source",
@@ -424,34 +434,35 @@ export const FLAGS: readonly FlagSpec[] = [
     default: "0.25",
     min: 0,
     max: 1,
-    help: "minimum person score",
+    help: "minimum person score (Ultralytics' conf)",
   },
   {
     name: "iou-threshold",
     kind: "number",
     arg: "P",
-    default: "0.45",
+    default: "0.7",
     min: 0,
     max: 1,
-    help: "NMS IoU threshold",
+    help: "NMS IoU threshold, class-aware (Ultralytics' iou)",
   },
   {
     name: "max-detections",
     kind: "integer",
     arg: "N",
-    default: "100",
+    default: "300",
     min: 1,
     max: 10000,
-    help: "most persons kept per frame",
+    help: "most persons kept per frame (Ultralytics' max_det)",
   },
   {
     name: "max-candidates",
     kind: "integer",
     arg: "N",
-    default: "1000",
+    default: "30000",
     min: 1,
     max: 1000000,
-    help: "most above-threshold anchors passed to NMS per frame (highest scores)",
+    help: "most above-threshold candidates passed to NMS per frame, highest scores first " +
+      "(Ultralytics' max_nms)",
   },
   {
     name: "fps-window-s",
@@ -693,6 +704,7 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       iouThreshold: r.required("iou-threshold"),
       maxDetections: r.required("max-detections"),
       maxCandidates: r.required("max-candidates"),
+      inputSize: parseInputSize(r.text("input-size").value, (why) => r.invalid("input-size", why)),
     },
     pipeline: {
       batchTimeoutMs: r.required("batch-timeout-ms"),

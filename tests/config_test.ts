@@ -352,3 +352,47 @@ Deno.test("parseConfig() takes decimal numbers only: 0x10 is not 16", () => {
   }
   assertEquals(parseConfig(["--streams", "1", "--duration", "1.5"]).run.durationMs, 1500);
 });
+
+Deno.test("parseConfig() gives the model flags Ultralytics' predict defaults: conf 0.25, iou 0.7, max_det 300, max_nms 30000", () => {
+  const m = parseConfig(["--streams", "1"]).model;
+  assertEquals(
+    [m.scoreThreshold, m.iouThreshold, m.maxDetections, m.maxCandidates, m.inputSize],
+    [0.25, 0.7, 300, 30000, null],
+  );
+  const set = parseConfig([
+    "--streams",
+    "1",
+    "--score-threshold",
+    "0.5",
+    "--iou-threshold",
+    "0.45",
+    "--max-detections",
+    "100",
+    "--max-candidates",
+    "1000",
+  ]).model;
+  assertEquals([set.scoreThreshold, set.iouThreshold, set.maxDetections, set.maxCandidates], [
+    0.5,
+    0.45,
+    100,
+    1000,
+  ]);
+});
+
+Deno.test("parseConfig() reads --input-size as N or WIDTHxHEIGHT, from POSE_EXPORTER_INPUT_SIZE too", () => {
+  assertEquals(parseConfig(["--streams", "1", "--input-size", "960"]).model.inputSize, {
+    width: 960,
+    height: 960,
+  });
+  assertEquals(
+    parseConfig(["--streams", "1"], { POSE_EXPORTER_INPUT_SIZE: "640x384" }).model.inputSize,
+    { width: 640, height: 384 },
+  );
+  assertEquals(problemsOf(["--streams", "1", "--input-size", "big"]), [
+    'Invalid --input-size: "big" is not N or WIDTHxHEIGHT with sides in 32..8192',
+  ]);
+  assertEquals(problemsOf(["--streams", "1"], { POSE_EXPORTER_INPUT_SIZE: "640x10" }), [
+    'Invalid POSE_EXPORTER_INPUT_SIZE (for --input-size): "640x10" is not N or WIDTHxHEIGHT with sides in 32..8192',
+  ]);
+  assert(usage().includes("--input-size N|WxH"), "--help lists it");
+});

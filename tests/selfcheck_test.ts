@@ -2,7 +2,7 @@
 // a line per step; a failed step is one line and exit 1. Run with the exporter's permissions.
 
 import { assert, assertEquals } from "./_assert.ts";
-import { runExporter } from "./_helpers.ts";
+import { fixturePath, runExporter } from "./_helpers.ts";
 import { flagProblemLines } from "../src/cli/command_line.ts";
 import { EXIT } from "../src/exit_codes.ts";
 import { missingCudaProviderFiles, ortNativeDir } from "../src/pose/ort_libraries.ts";
@@ -76,4 +76,75 @@ Deno.test("cli - pose-exporter selfcheck --help describes the check and its flag
   assert(stdout.startsWith("Usage: pose-exporter selfcheck [flags]"), stdout);
   assert(stdout.includes("--provider auto|cuda|cpu"), stdout);
   assert(stdout.includes("(default 0; 0..255; env POSE_EXPORTER_DEVICE)"), stdout);
+});
+
+Deno.test("cli - pose-exporter selfcheck --model reports the layout, input size, keypoints and classes it found", async () => {
+  const path = fixturePath("animal_pose.onnx");
+  const { code, stdout, stderr } = await runExporter([
+    "selfcheck",
+    "--provider",
+    "cpu",
+    "--model",
+    path,
+  ]);
+  assertEquals(code, 0, stderr);
+  const lines = stdout.trim().split("\n");
+  assertEquals(lines.slice(1, 5), [
+    `selfcheck: model ${path}: Ultralytics metadata (exported by 8.3.240): Ultralytics YOLO11n-pose model trained on coco-pose.yaml`,
+    "selfcheck: layout Ultralytics YOLO-pose [N,22,anchors], 8 keypoints x 2, 2 classes",
+    "selfcheck: input 640x640 (model), float32, batch fixed at 1; uint8 NHWC -> float32 RGB 0..1 NCHW, in the graph",
+    "selfcheck: keypoints 8 x 2 (x, y); classes 0: cat, 1: dog",
+  ]);
+  assertEquals(lines[5], "selfcheck: provider cpu");
+  assert(/^selfcheck: batch of 1 ran in /.test(lines[6]!), lines[6]);
+  assertEquals(
+    lines[7],
+    "selfcheck: decoded 3 persons (3) in 1 synthetic frame (drawn figures: a real model need find none)",
+  );
+  assertEquals(lines.at(-1), "selfcheck: ok");
+});
+
+Deno.test("cli - pose-exporter selfcheck --model of a dynamic export says where its input size came from", async () => {
+  const path = fixturePath("yolo11_pose_dynamic.onnx");
+  const base = ["selfcheck", "--provider", "cpu", "--model", path];
+  const meta = await runExporter(base);
+  assertEquals(meta.code, 0, meta.stderr);
+  assert(
+    meta.stdout.includes(
+      "selfcheck: input 640x480 (metadata imgsz), float32, dynamic batch; uint8 NHWC",
+    ),
+    meta.stdout,
+  );
+  assert(meta.stdout.includes("selfcheck: decoded 6 persons (3 + 3) in 2 synthetic frames"));
+  const flag = await runExporter([...base, "--input-size", "330"]);
+  assertEquals(flag.code, 0, flag.stderr);
+  assert(flag.stdout.includes("selfcheck: input 352x352 (--input-size)"), flag.stdout);
+  assert(
+    flag.stdout.includes(
+      "selfcheck: note: input width 330 (--input-size) is not a multiple of the stride 32: using 352",
+    ),
+    flag.stdout,
+  );
+});
+
+Deno.test("cli - pose-exporter selfcheck --model of a model it cannot read fails in one line naming the file", async () => {
+  const path = fixturePath("yolo11_detect.onnx");
+  const { code, stderr } = await runExporter(["selfcheck", "--provider", "cpu", "--model", path]);
+  assertEquals(code, EXIT.failure);
+  const lines = stderr.trim().split("\n");
+  assertEquals(lines.length, 1, stderr);
+  assert(
+    lines[0]!.startsWith(
+      `pose-exporter selfcheck: Failed at loading the model: Unknown model layout in ${path}: its metadata says task 'detect'`,
+    ),
+    lines[0],
+  );
+  const bad = await runExporter(["selfcheck", "--input-size", "0"]);
+  assertEquals(bad.code, EXIT.usage);
+  assertEquals(
+    bad.stderr,
+    flagProblemLines("selfcheck", [
+      'Invalid --input-size: "0" is not N or WIDTHxHEIGHT with sides in 32..8192',
+    ]).join("\n") + "\n",
+  );
 });

@@ -1,5 +1,6 @@
 // pose-exporter selfcheck: loads ONNX Runtime as the exporter does, runs one batch of the built-in demo
-// model in the inference worker and prints a line per step; a failed step is one line and exit 1.
+// model (or --model's) in the inference worker and prints a line per step; a failed step is one
+// line and exit 1.
 
 import { type CommandSpec, PROGRAM, readCommandLine } from "../cli/command_line.ts";
 import { type FlagSpec, HELP_FLAG } from "../cli/flags.ts";
@@ -9,13 +10,14 @@ import type { ProviderChoice } from "../pose/provider.ts";
 import { EXIT } from "../exit_codes.ts";
 import { Logger } from "../log.ts";
 import { buildDemoModel } from "../pose/demo_model.ts";
-import { prepareModel } from "../pose/model_prep.ts";
+import { loadModelFile, type PreparedModel, prepareModel } from "../pose/model_prep.ts";
+import { type InputSize, parseInputSize } from "../pose/input_size.ts";
 import { ortNativeDir } from "../pose/ort_libraries.ts";
 import { batchShapes } from "../pose/batch_shapes.ts";
 import { renderSyntheticCycle } from "../sources/synthetic_source.ts";
 import type { Frame } from "../sources/frame.ts";
 
-/** Frames in the checked batch: two synthetic frames with two figures each. */
+/** Frames in the checked batch: two synthetic frames with two figures each (fewer for a model fixed at batch 1). */
 const BATCH = 2;
 
 /**
@@ -29,6 +31,13 @@ export const SELFCHECK_FLAGS = [
     help: "execution provider: auto (CUDA, else CPU), cuda or cpu",
   },
   { ...exporterFlag("device"), env: envNameOf("device"), help: "CUDA device ordinal" },
+  {
+    ...exporterFlag("model"),
+    env: envNameOf("model"),
+    help: "check this ONNX model instead of the built-in demo model: its layout, input size, " +
+      "keypoints and classes, one batch and its decoding",
+  },
+  { ...exporterFlag("input-size"), env: envNameOf("input-size") },
   HELP_FLAG,
 ] as const satisfies readonly FlagSpec[];
 
@@ -36,6 +45,8 @@ export const SELFCHECK_FLAGS = [
 interface SelfcheckSettings {
   provider: ProviderChoice;
   deviceId: number;
+  modelPath: string | null;
+  inputSize: InputSize | null;
 }
 
 const SELFCHECK: CommandSpec<(typeof SELFCHECK_FLAGS)[number]["name"], SelfcheckSettings> = {
@@ -49,6 +60,9 @@ const SELFCHECK: CommandSpec<(typeof SELFCHECK_FLAGS)[number]["name"], Selfcheck
       "frames in the inference worker and decodes the persons in them. Prints one line per step; " +
       `exit ${EXIT.ok} when all worked, else exit ${EXIT.failure} with one line naming the step ` +
       `that failed (for CUDA, the libraries missing); exit ${EXIT.usage} on bad flags.`,
+      "With --model PATH it checks that model instead: it reports the layout it found, the " +
+      "input size and where it came from, the keypoints and the classes, then runs and decodes " +
+      "one batch (persons in synthetic frames are not expected from a real model).",
     ],
     flags: SELFCHECK_FLAGS,
     notes: [
@@ -56,7 +70,15 @@ const SELFCHECK: CommandSpec<(typeof SELFCHECK_FLAGS)[number]["name"], Selfcheck
       "--provider and --device, so that the check runs as the exporter would; flags win.",
     ],
   }),
-  read: (values) => ({ provider: values.choice("provider"), deviceId: values.required("device") }),
+  read: (values) => ({
+    provider: values.choice("provider"),
+    deviceId: values.required("device"),
+    modelPath: values.string("model"),
+    inputSize: parseInputSize(
+      values.text("input-size").value,
+      (why) => values.invalid("input-size", why),
+    ),
+  }),
 };
 
 /** Options of {@linkcode runSelfcheck}. */
@@ -65,6 +87,10 @@ export interface SelfcheckOptions {
   provider?: ProviderChoice;
   /** CUDA device ordinal. @default {0} */
   deviceId?: number;
+  /** The model to check; null for the built-in demo model. @default {null} */
+  modelPath?: string | null;
+  /** `--input-size` for a model with a dynamic height and width. @default {null} */
+  inputSize?: InputSize | null;
   /** Receives each step's line. @default {console.log} */
   report?: (line: string) => void;
 }
@@ -123,27 +149,36 @@ export async function runSelfcheck(options: SelfcheckOptions = {}): Promise<void
   report(`selfcheck: onnxruntime-node ${ortVersion} loaded from ${where}`);
 
   // 2. The model and a batch of synthetic frames with figures.
-  let model;
+  const modelPath = options.modelPath ?? null;
+  let model: PreparedModel;
   try {
-    model = prepareModel(buildDemoModel(), "built-in demo model");
+    model = modelPath === null
+      ? prepareModel(buildDemoModel(), "built-in demo model")
+      : await loadModelFile(modelPath, { inputSize: options.inputSize ?? null });
   } catch (err) {
-    throw new SelfcheckError("building the demo model", firstLine(err), { cause: err });
+    const step = modelPath === null ? "building the demo model" : "loading the model";
+    throw new SelfcheckError(step, firstLine(err), { cause: err });
   }
+  const batch = Math.min(BATCH, model.fixedBatch ?? BATCH);
   const cycle = renderSyntheticCycle({ width: 1280, height: 720 }, {
     width: model.width,
     height: model.height,
   });
-  const frames: Frame[] = cycle.frames.slice(0, BATCH).map((pixels, seq) => ({
+  const frames: Frame[] = cycle.frames.slice(0, batch).map((pixels, seq) => ({
     stream: seq,
     seq,
     capturedAt: performance.now(),
     pixels,
     letterbox: cycle.letterbox,
   }));
-  report(
-    `selfcheck: built-in demo model, input [${BATCH},${model.height},${model.width},3] uint8 ` +
-      `(${BATCH} synthetic frames, 2 figures each)`,
-  );
+  if (modelPath === null) {
+    report(
+      `selfcheck: built-in demo model, input [${batch},${model.height},${model.width},3] uint8 ` +
+        `(${batch} synthetic frames, 2 figures each)`,
+    );
+  } else {
+    for (const line of describeModel(model)) report(`selfcheck: ${line}`);
+  }
 
   // 3. The session, in the inference worker, on the asked provider (auto falls back as the exporter does).
   const notes: string[] = [];
@@ -167,7 +202,7 @@ export async function runSelfcheck(options: SelfcheckOptions = {}): Promise<void
     runner = await createWorkerRunner(model, {
       provider,
       deviceId,
-      shapes: batchShapes(BATCH, model.fixedBatch),
+      shapes: batchShapes(batch, model.fixedBatch),
       warmShapes: [],
       log,
       decoder: {},
@@ -196,27 +231,58 @@ export async function runSelfcheck(options: SelfcheckOptions = {}): Promise<void
       });
     }
     report(
-      `selfcheck: batch of ${BATCH} ran in ${times[1]!.toFixed(1)} ms ` +
+      `selfcheck: batch of ${batch} ran in ${times[1]!.toFixed(1)} ms ` +
         `(first run ${times[0]!.toFixed(1)} ms, with allocation)`,
     );
 
     // 5. The persons the worker decoded.
     const perFrame = output!.persons.map((p) => p.length);
     const persons = perFrame.reduce((n, c) => n + c, 0);
-    if (persons === 0) {
+    if (persons === 0 && modelPath === null) {
       throw new SelfcheckError(
         "decoding",
-        `no persons found in ${BATCH} frames that show 2 figures each (the model's output is wrong)`,
+        `no persons found in ${batch} frames that show 2 figures each (the model's output is wrong)`,
       );
     }
-    report(`selfcheck: decoded ${persons} persons (${perFrame.join(" + ")})`);
+    const note = modelPath === null
+      ? ""
+      : ` in ${batch} synthetic frame${
+        batch === 1 ? "" : "s"
+      } (drawn figures: a real model need find none)`;
+    report(`selfcheck: decoded ${persons} persons (${perFrame.join(" + ")})${note}`);
   } finally {
     await runner.release().catch(() => {});
   }
 }
 
 /**
- * `pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N]`.
+ * What selfcheck reports of a model: its layout, input, keypoints and classes.
+ *
+ * @param model the prepared model
+ * @returns one line per fact, without the `selfcheck: ` prefix
+ */
+export function describeModel(model: PreparedModel): string[] {
+  const { layout, metadata } = model;
+  const from = metadata === null
+    ? "no Ultralytics metadata: read by its shapes"
+    : `Ultralytics metadata${metadata.version ? ` (exported by ${metadata.version})` : ""}` +
+      `${metadata.description ? `: ${metadata.description}` : ""}`;
+  const batch = model.fixedBatch === null ? "dynamic batch" : `batch fixed at ${model.fixedBatch}`;
+  const kind = layout.keypointDims === 3 ? "x, y, visibility" : "x, y";
+  return [
+    `model ${model.origin}: ${from}`,
+    `layout ${layout.name}`,
+    `input ${model.width}x${model.height} (${model.inputSizeSource}), ${model.precision}, ${batch}; ` +
+    model.inputStage,
+    `keypoints ${layout.keypoints} x ${layout.keypointDims} (${kind}); ` +
+    `classes ${layout.classNames.map((n, i) => `${i}: ${n}`).join(", ")}`,
+    ...(metadata?.keypointNames ? [`keypoint names ${metadata.keypointNames.join(", ")}`] : []),
+    ...model.notes.map((n) => `note: ${n}`),
+  ];
+}
+
+/**
+ * `pose-exporter selfcheck [--provider auto|cuda|cpu] [--device N] [--model PATH]`.
  *
  * @param args the arguments after `selfcheck`
  * @param env the environment, for POSE_EXPORTER_PROVIDER and POSE_EXPORTER_DEVICE
@@ -228,9 +294,9 @@ export async function selfcheckCommand(
 ): Promise<number> {
   const line = readCommandLine(SELFCHECK, { args, env });
   if ("exitCode" in line) return line.exitCode;
-  const { provider, deviceId } = line.settings;
+  const { provider, deviceId, modelPath, inputSize } = line.settings;
   try {
-    await runSelfcheck({ provider, deviceId });
+    await runSelfcheck({ provider, deviceId, modelPath, inputSize });
   } catch (err) {
     if (!(err instanceof SelfcheckError)) throw err;
     console.error(`${PROGRAM} selfcheck: ${err.message}`);

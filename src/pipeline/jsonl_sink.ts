@@ -27,6 +27,10 @@ export interface JsonlSinkOptions {
 export interface JsonlPerson {
   box: number[];
   score: number;
+  /** Class index and name, for a model with several classes (Ultralytics' `class` and `name`). */
+  class?: number;
+  name?: string;
+  /** The model's keypoints: [x, y, visibility], or [x, y] for a model without visibility. */
   keypoints: number[][];
 }
 
@@ -45,7 +49,11 @@ export interface JsonlRecord {
 const round2 = (v: number) => Math.round(v * 100) / 100;
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
-/** Builds the JSONL record of a result (coordinates in source pixels, rounded to 0.01). */
+/**
+ * Builds the JSONL record of a result: coordinates in source pixels, rounded to 0.01; each
+ * person's keypoints as the model gives them ([x, y, v] or [x, y]); `class` and `name` for a
+ * model with several classes.
+ */
 export function toJsonlRecord(result: FrameResult): JsonlRecord {
   const origin = performance.timeOrigin;
   return {
@@ -55,15 +63,24 @@ export function toJsonlRecord(result: FrameResult): JsonlRecord {
     decoded_at_ms: round3(origin + result.decodedAt),
     latency_ms: round3(result.latencyMs),
     persons: result.persons.map((p) => {
+      const dims = p.keypointDims ?? 3;
       const keypoints: number[][] = [];
-      for (let k = 0; k < p.keypoints.length; k += 3) {
-        keypoints.push([
-          round2(p.keypoints[k]!),
-          round2(p.keypoints[k + 1]!),
-          round3(p.keypoints[k + 2]!),
-        ]);
+      for (let k = 0; k + dims <= p.keypoints.length; k += dims) {
+        const point = [round2(p.keypoints[k]!), round2(p.keypoints[k + 1]!)];
+        if (dims === 3) point.push(round3(p.keypoints[k + 2]!));
+        keypoints.push(point);
       }
-      return { box: p.box.map(round2), score: round3(p.score), keypoints };
+      const person: JsonlPerson = { box: p.box.map(round2), score: round3(p.score), keypoints };
+      if (p.classId !== undefined) {
+        return {
+          box: person.box,
+          score: person.score,
+          class: p.classId,
+          name: p.className,
+          keypoints,
+        };
+      }
+      return person;
     }),
   };
 }

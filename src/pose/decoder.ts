@@ -1,7 +1,10 @@
-// Decodes YOLOv8/YOLO11-pose output [N,56,A]: score threshold, capped NMS, letterbox undone.
+// Turns a model's raw output into persons in source pixels: one decoder per layout family behind one interface.
 
 import type { Letterbox } from "../sources/frame.ts";
-import { KEYPOINTS, POSE_CHANNELS } from "./model_prep.ts";
+import type { ModelLayout } from "./model_layout.ts";
+import { AnchorGridDecoder } from "./anchor_grid_decoder.ts";
+import { DetectionRowsDecoder } from "./detection_rows_decoder.ts";
+import { MmposeRowsDecoder } from "./mmpose_rows_decoder.ts";
 
 /** One detected person, in source pixels. */
 export interface Person {
@@ -9,147 +12,80 @@ export interface Person {
   box: [number, number, number, number];
   /** Person score, 0..1. */
   score: number;
-  /** 17 COCO keypoints as x, y, visibility triples, in source pixels. */
+  /**
+   * The model's keypoints, `keypointDims` values each: x, y in source pixels, then (for 3) the
+   * visibility or score, 0..1. 17 COCO keypoints for a COCO pose model.
+   */
   keypoints: Float32Array;
+  /** Values per keypoint: 3 (x, y, visibility) or 2 (x, y). @default {3} */
+  keypointDims?: 2 | 3;
+  /** Class index, for a model with several classes. */
+  classId?: number;
+  /** Class name from the model's metadata, for a model with several classes. */
+  className?: string;
 }
 
-/** Options of {@linkcode PoseDecoder}. */
+/** Options of every decoder; the defaults are Ultralytics' predict defaults. */
 export interface PoseDecoderOptions {
-  /** Anchors with a score above this are candidates. @default {0.25} */
+  /** Candidates scoring above this are kept (Ultralytics' `conf`). @default {0.25} */
   scoreThreshold?: number;
-  /** A candidate overlapping a kept box by more than this IoU is suppressed. @default {0.45} */
+  /** A candidate overlapping a kept box of its class by more than this IoU is suppressed (`iou`). @default {0.7} */
   iouThreshold?: number;
-  /** Persons kept per frame at most. @default {100} */
+  /** Persons kept per frame at most (`max_det`). @default {300} */
   maxDetections?: number;
-  /** Candidates passed to NMS at most (the highest scores), so a model that flags every anchor stays cheap. @default {1000} */
+  /** Candidates passed to NMS at most, the highest scores first (`max_nms`). @default {30000} */
   maxCandidates?: number;
+  /** NMS across classes, as Ultralytics' `agnostic_nms`. @default {false} */
+  agnostic?: boolean;
 }
 
-function iou(
-  boxes: Float32Array,
-  i: number,
-  x1: number,
-  y1: number,
-  x2: number,
-  y2: number,
-): number {
-  const ix1 = Math.max(boxes[i]!, x1);
-  const iy1 = Math.max(boxes[i + 1]!, y1);
-  const ix2 = Math.min(boxes[i + 2]!, x2);
-  const iy2 = Math.min(boxes[i + 3]!, y2);
-  const inter = Math.max(0, ix2 - ix1) * Math.max(0, iy2 - iy1);
-  const areaA = (boxes[i + 2]! - boxes[i]!) * (boxes[i + 3]! - boxes[i + 1]!);
-  const areaB = (x2 - x1) * (y2 - y1);
-  const union = areaA + areaB - inter;
-  return union > 0 ? inter / union : 0;
-}
-
-function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+/** One output tensor of a run, as ONNX Runtime returned it (float32). */
+export interface RawOutput {
+  data: Float32Array;
+  dims: readonly number[];
 }
 
 /**
- * Decodes pose outputs, reusing its work buffers across frames. Greedy NMS in descending
- * score order, class-agnostic, as Ultralytics does for pose.
+ * A decoder of one layout family. It keeps its work buffers across frames; one per worker.
  */
-export class PoseDecoder {
-  readonly scoreThreshold: number;
-  readonly iouThreshold: number;
-  readonly maxDetections: number;
-  readonly maxCandidates: number;
-  #candidates = new Int32Array(0);
-  #kept: Float32Array;
-
-  constructor(options: PoseDecoderOptions = {}) {
-    this.scoreThreshold = options.scoreThreshold ?? 0.25;
-    this.iouThreshold = options.iouThreshold ?? 0.45;
-    this.maxDetections = options.maxDetections ?? 100;
-    this.maxCandidates = options.maxCandidates ?? 1000;
-    this.#kept = new Float32Array(this.maxDetections * 4);
-  }
-
+export interface PoseDecoder {
   /**
-   * Decodes frame `frame` of an output tensor laid out [N,56,anchors].
+   * Decodes frame `frame` of a batch.
    *
-   * @param output the output tensor's data
+   * @param outputs the run's outputs the layout reads, in its order
    * @param frame index of the frame in the batch
-   * @param anchors the output's last dimension
    * @param letterbox how the frame's source maps into the model input
-   * @returns the persons, highest score first, in source pixels
+   * @returns the persons in source pixels, in Ultralytics' order (highest score first)
+   * @throws {RangeError} when an output is too short for the frame
    */
-  decode(output: Float32Array, frame: number, anchors: number, letterbox: Letterbox): Person[] {
-    const base = frame * POSE_CHANNELS * anchors;
-    if (output.length < base + POSE_CHANNELS * anchors) {
-      throw new RangeError(
-        `Cannot decode frame ${frame}: output holds ${output.length} values, fewer than ${
-          (frame + 1) * POSE_CHANNELS * anchors
-        }`,
-      );
-    }
-    if (this.#candidates.length < anchors) this.#candidates = new Int32Array(anchors);
-    const candidates = this.#candidates;
-    const scoreAt = base + 4 * anchors;
-    const threshold = this.scoreThreshold;
-    let count = 0;
-    for (let a = 0; a < anchors; a++) {
-      if (output[scoreAt + a]! > threshold) candidates[count++] = a;
-    }
-    if (count === 0) return [];
-    const ranked = candidates.subarray(0, count);
-    ranked.sort((p, q) => output[scoreAt + q]! - output[scoreAt + p]! || p - q);
-    if (count > this.maxCandidates) count = this.maxCandidates;
+  decode(outputs: readonly RawOutput[], frame: number, letterbox: Letterbox): Person[];
+}
 
-    const kept = this.#kept;
-    const persons: Person[] = [];
-    for (let c = 0; c < count && persons.length < this.maxDetections; c++) {
-      const a = ranked[c]!;
-      const cx = output[base + a]!;
-      const cy = output[base + anchors + a]!;
-      const w = output[base + 2 * anchors + a]!;
-      const h = output[base + 3 * anchors + a]!;
-      const x1 = cx - w / 2;
-      const y1 = cy - h / 2;
-      const x2 = cx + w / 2;
-      const y2 = cy + h / 2;
-      let suppressed = false;
-      for (let k = 0; k < persons.length; k++) {
-        if (iou(kept, k * 4, x1, y1, x2, y2) > this.iouThreshold) {
-          suppressed = true;
-          break;
-        }
-      }
-      if (suppressed) continue;
-      const k4 = persons.length * 4;
-      kept[k4] = x1;
-      kept[k4 + 1] = y1;
-      kept[k4 + 2] = x2;
-      kept[k4 + 3] = y2;
-      persons.push(this.#toSource(output, base, anchors, a, letterbox, [x1, y1, x2, y2]));
-    }
-    return persons;
-  }
-
-  #toSource(
-    output: Float32Array,
-    base: number,
-    anchors: number,
-    a: number,
-    lb: Letterbox,
-    modelBox: [number, number, number, number],
-  ): Person {
-    const mapX = (x: number) => clamp((x - lb.padX) / lb.scale, 0, lb.sourceWidth);
-    const mapY = (y: number) => clamp((y - lb.padY) / lb.scale, 0, lb.sourceHeight);
-    const keypoints = new Float32Array(KEYPOINTS * 3);
-    const kBase = base + 5 * anchors + a;
-    for (let k = 0; k < KEYPOINTS; k++) {
-      keypoints[3 * k] = mapX(output[kBase + 3 * k * anchors]!);
-      keypoints[3 * k + 1] = mapY(output[kBase + (3 * k + 1) * anchors]!);
-      keypoints[3 * k + 2] = output[kBase + (3 * k + 2) * anchors]!;
-    }
-    return {
-      box: [mapX(modelBox[0]), mapY(modelBox[1]), mapX(modelBox[2]), mapY(modelBox[3])],
-      score: output[base + 4 * anchors + a]!,
-      keypoints,
-    };
+/**
+ * The decoder for a model's layout: {@linkcode AnchorGridDecoder} for Ultralytics'
+ * [N,4+nc+K*D,anchors] (threshold, class-aware NMS), {@linkcode DetectionRowsDecoder} for its
+ * end2end and nms=True rows (threshold only), {@linkcode MmposeRowsDecoder} for RTMO's dets and
+ * keypoints (threshold and NMS, as rtmlib).
+ *
+ * @param layout the model's layout
+ * @param options thresholds and caps
+ * @returns the decoder
+ * @example
+ * ```ts ignore
+ * const decoder = createPoseDecoder(model.layout, { scoreThreshold: 0.25 });
+ * const persons = decoder.decode(outputs, 0, frame.letterbox);
+ * ```
+ */
+export function createPoseDecoder(
+  layout: ModelLayout,
+  options: PoseDecoderOptions = {},
+): PoseDecoder {
+  switch (layout.family) {
+    case "yolo-anchors":
+      return new AnchorGridDecoder(layout, options);
+    case "yolo-rows":
+      return new DetectionRowsDecoder(layout, options);
+    case "mmpose-rows":
+      return new MmposeRowsDecoder(layout, options);
   }
 }

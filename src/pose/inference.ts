@@ -2,9 +2,11 @@
 
 import * as ort from "onnxruntime-node";
 import type { Frame } from "../sources/frame.ts";
-import type { Person } from "./decoder.ts";
+import type { Person, RawOutput } from "./decoder.ts";
 import { batchShapeFor } from "./batch_shapes.ts";
-import { POSE_CHANNELS, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
+import { ModelLoadError, type PreparedModel } from "./model_prep.ts";
+import { checkOutputDims, UnknownModelLayoutError } from "./model_layout.ts";
+import { convertToFloat32 } from "./float16.ts";
 import type { Provider, ProviderChoice } from "./provider.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -20,10 +22,8 @@ globalThis.addEventListener("unload", () => removeOrtDebugLog());
 
 /** The raw output of one model run. */
 export interface ModelOutput {
-  /** The pose output, laid out [shape, 56, anchors]. */
-  data: Float32Array;
-  /** Anchors per frame. */
-  anchors: number;
+  /** The outputs the decoder reads, float32, in the layout's order (`PreparedModel.outputNames`). */
+  outputs: RawOutput[];
   /** The batch shape the frames were padded to. */
   shape: number;
   /** Seconds the model run took. */
@@ -159,24 +159,66 @@ export class OrtRunner {
   async #runTensor(tensor: ort.Tensor, shape: number): Promise<ModelOutput> {
     // Padding slots keep whatever they held: their outputs are never read.
     const started = performance.now();
-    const results = await this.#session.run({ [this.#model.inputName]: tensor });
+    const m = this.#model;
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.#session.run({ [m.inputName]: tensor });
+    } catch (err) {
+      const reason = (err as Error).message?.split("\n")[0] ?? String(err);
+      throw new Error(`Model run of ${m.origin} failed at batch ${shape}: ${reason}`, {
+        cause: err,
+      });
+    }
     const seconds = (performance.now() - started) / 1000;
-    const output = results[this.#model.outputName];
-    if (!output) throw new Error(`Model run returned no output named ${this.#model.outputName}`);
-    const dims = output.dims;
-    if (dims.length !== 3 || dims[1] !== POSE_CHANNELS || dims[0] !== shape) {
+    const outputs = m.outputNames.map((name): RawOutput => {
+      const output = results[name];
+      if (!output) throw new Error(`Model run of ${m.origin} returned no output named ${name}`);
+      if (!(output.data instanceof Float32Array)) {
+        throw new UnknownModelLayoutError(
+          m.origin,
+          `its output ${name} came out as ${output.type}`,
+          [
+            `output ${name} [${output.dims.join(",")}] ${output.type}`,
+          ],
+        );
+      }
+      return { data: output.data, dims: output.dims };
+    });
+    const problem = checkOutputDims(m.layout, outputs.map((o) => o.dims), shape);
+    if (problem !== null) {
       throw new UnknownModelLayoutError(
-        "the model",
-        `output ${this.#model.outputName} came out as [${dims.join(",")}]`,
-        [`output ${this.#model.outputName} [${dims.join(",")}] for batch ${shape}`],
+        m.origin,
+        problem,
+        outputs.map((o, i) =>
+          `output ${m.outputNames[i]} [${o.dims.join(",")}] for batch ${shape}`
+        ),
       );
     }
-    return { data: output.data as Float32Array, anchors: dims[2]!, shape, seconds };
+    return { outputs, shape, seconds };
   }
 
   async release(): Promise<void> {
     await this.#session.release();
   }
+}
+
+/**
+ * The bytes a session on `provider` loads: a float16 model converted to float32 for the CPU
+ * provider (said once in the log), else the prepared model as it is.
+ *
+ * @param model the prepared model
+ * @param provider where it will run
+ * @param log where the conversion is said
+ * @returns the model bytes
+ */
+export function sessionBytes(model: PreparedModel, provider: Provider, log?: Logger): Uint8Array {
+  if (model.precision !== "float16" || provider !== "cpu") return model.bytes;
+  log?.info("float16 model runs in float32 on the CPU provider", {
+    model: model.origin,
+    reason: "ONNX Runtime's CPU provider has float16 kernels for few operators and casts " +
+      "around the others; the graph is converted once at load instead",
+  });
+  return convertToFloat32(model.bytes);
 }
 
 /** The session options every runner uses, for a provider (also used by the benchmark's raw loop). */
@@ -202,8 +244,11 @@ export function sessionOptions(
  * batch shape (which also checks the output layout). With "auto", CUDA is tried first and
  * CPU used when CUDA does not load; the log says which and why.
  *
+ * A float16 model runs as it is on CUDA and is converted to float32 for the CPU provider
+ * (whose float16 kernels are few), which the log says once.
+ *
  * @throws {ProviderUnavailableError} when "cuda" was asked for and cannot load
- * @throws {UnknownModelLayoutError} when the output is not [N,56,anchors]
+ * @throws {UnknownModelLayoutError} naming the file when an output does not fit its layout
  */
 export async function createOrtRunner(
   model: PreparedModel,
@@ -226,7 +271,10 @@ export async function createOrtRunner(
   for (const provider of tryProviders) {
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(model.bytes, sessionOptions(provider, options));
+      session = await ort.InferenceSession.create(
+        sessionBytes(model, provider, options.log),
+        sessionOptions(provider, options),
+      );
     } catch (err) {
       lastError = err;
       let reason = (err as Error).message.split("\n")[0] ?? String(err);
@@ -248,7 +296,9 @@ export async function createOrtRunner(
         options.log?.warn("CUDA execution provider unavailable, falling back to CPU", { reason });
         continue;
       }
-      throw err;
+      throw new ModelLoadError(model.origin, `ONNX Runtime cannot open it on cpu: ${reason}`, {
+        cause: err,
+      });
     }
     const runner = new OrtRunner(session, model, provider, shapes);
     for (const shape of options.warmShapes ?? shapes) {

@@ -3,7 +3,7 @@
 /// <reference lib="deno.worker" />
 
 import { createOrtRunner, type OrtRunner } from "./inference.ts";
-import { PoseDecoder } from "./decoder.ts";
+import { createPoseDecoder, type PoseDecoder } from "./decoder.ts";
 import { Logger } from "../log.ts";
 import type { PreparedModel } from "./model_prep.ts";
 import type { WorkerInitOptions, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
@@ -41,7 +41,7 @@ async function init(
   model: PreparedModel,
   options: WorkerInitOptions,
 ): Promise<void> {
-  decoder = new PoseDecoder(options.decoder);
+  decoder = createPoseDecoder(model.layout, options.decoder);
   const log = new Logger({
     format: options.logFormat,
     writer: { writeLine: (line) => reply({ type: "log", line }) },
@@ -73,9 +73,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         const output = await runner!.runBuffer(input, request.shape);
         // Decoding here keeps the large raw output off the main thread: only the poses travel.
         const decodeStart = performance.now();
-        const persons = request.letterboxes.map((lb, f) =>
-          decoder!.decode(output.data, f, output.anchors, lb)
-        );
+        const persons = request.letterboxes.map((lb, f) => decoder!.decode(output.outputs, f, lb));
         reply(
           {
             type: "result",

@@ -1,15 +1,20 @@
-// Loads an ONNX pose model, checks its layout and prepends the uint8 NHWC -> float NCHW input stage.
+// Loads an ONNX pose model, reads its metadata and layout, and puts the uint8 NHWC input stage in front.
 
+import { ElementType, formatDims, onnx, type OnnxProto, readValueInfo } from "./onnx_graph.ts";
 import {
-  ElementType,
-  formatDims,
-  onnx,
-  type OnnxProto,
-  type ReadDim,
-  readValueInfo,
-} from "./onnx_graph.ts";
+  ModelMetadataError,
+  readUltralyticsMetadata,
+  type UltralyticsMetadata,
+} from "./model_metadata.ts";
+import { detectLayout, type ModelLayout, UnknownModelLayoutError } from "./model_layout.ts";
+import { appendFloat32Cast, prependInputStage } from "./input_stage.ts";
+import { hasFloat16 } from "./float16.ts";
+import { type InputSize, type InputSizeSource, resolveInputSize } from "./input_size.ts";
 
-/** Number of values per anchor in the YOLOv8/YOLO11-pose output: 4 box, 1 score, 17 x (x, y, v). */
+export { UnknownModelLayoutError } from "./model_layout.ts";
+export type { ModelLayout } from "./model_layout.ts";
+
+/** Values per anchor of the COCO-17 person layout: 4 box, 1 score, 17 x (x, y, v). */
 export const POSE_CHANNELS = 56;
 
 /** COCO keypoints per person. */
@@ -21,20 +26,38 @@ export interface PreparedModel {
   bytes: Uint8Array;
   /** Name of the uint8 NHWC input fed by the pipeline. */
   inputName: string;
-  /** Name of the pose output. */
-  outputName: string;
-  /** Input height in pixels. */
+  /** The outputs the decoder reads, float32, in its order (one, or RTMO's dets then keypoints). */
+  outputNames: string[];
+  /** Input height in pixels (the frames' height). */
   height: number;
   /** Input width in pixels. */
   width: number;
+  /** Where the input size came from: the model's fixed shape, the flag, the metadata or 640. */
+  inputSizeSource: InputSizeSource;
   /** The batch size the model is fixed at, or null when its batch dimension is dynamic. */
   fixedBatch: number | null;
-  /** Anchors in the output when the model declares them, else null (known after a run). */
+  /** Anchors (or rows) in the output when the model declares them, else null (known after a run). */
   anchors: number | null;
-  /** Whether the cast/scale/transpose stage was prepended (false when the model already takes uint8 NHWC). */
+  /** The output layout: decoder family, keypoints, classes. */
+  layout: ModelLayout;
+  /** float16 when the graph computes in float16 (run in float32 on the CPU provider). */
+  precision: "float32" | "float16";
+  /** Whether the input stage was prepended (false when the model already takes uint8 NHWC). */
   inputStagePrepended: boolean;
+  /** The input stage in words, e.g. `uint8 NHWC -> float16 RGB 0..1 NCHW, in the graph`. */
+  inputStage: string;
+  /** Ultralytics' metadata, null when the model has none. */
+  metadata: UltralyticsMetadata | null;
+  /** What to say once when the model is loaded (a size rounded to the stride, a flag ignored). */
+  notes: string[];
   /** Where the model came from (its path, or "built-in demo model"), set once, for messages. */
   origin: string;
+}
+
+/** Options of {@linkcode prepareModel} and {@linkcode loadModelFile}. */
+export interface PrepareModelOptions {
+  /** `--input-size`: the size to feed a model whose height and width are dynamic. @default {null} */
+  inputSize?: InputSize | null;
 }
 
 /** Protobuf messages, and so ONNX models without external data, cannot exceed 2 GiB. */
@@ -51,32 +74,18 @@ export class ModelLoadError extends Error {
   }
 }
 
-/** Thrown when a model's inputs or outputs match no known pose layout; names the shapes seen. */
-export class UnknownModelLayoutError extends Error {
-  readonly path: string;
-  /** Shapes of the model's inputs and outputs, e.g. `images [1,3,640,640]`. */
-  readonly shapes: string[];
-
-  constructor(path: string, problem: string, shapes: string[]) {
-    super(
-      `Unknown model layout in ${path}: ${problem}; saw ${shapes.join(", ")}; ` +
-        `expected a YOLOv8/YOLO11-pose model: input [N,3,H,W] float, output [N,${POSE_CHANNELS},anchors]`,
-    );
-    this.name = "UnknownModelLayoutError";
-    this.path = path;
-    this.shapes = shapes;
-  }
-}
-
-const PREFIX = "pose_exporter_pre_";
-
 /**
  * Reads a model file and prepares it with {@linkcode prepareModel}.
  *
+ * @param path the model file
+ * @param options the input size for dynamic models
  * @throws {ModelLoadError} when the file is missing, unreadable or not ONNX
  * @throws {UnknownModelLayoutError} when its shapes are not a pose model's
  */
-export async function loadModelFile(path: string): Promise<PreparedModel> {
+export async function loadModelFile(
+  path: string,
+  options: PrepareModelOptions = {},
+): Promise<PreparedModel> {
   let bytes: Uint8Array;
   try {
     const { size } = await Deno.stat(path);
@@ -97,21 +106,26 @@ export async function loadModelFile(path: string): Promise<PreparedModel> {
     }
     throw new ModelLoadError(path, (err as Error).message, { cause: err });
   }
-  return prepareModel(bytes, path);
-}
-
-function dimsEqual(dims: ReadDim[] | null, rank: number): dims is ReadDim[] {
-  return dims !== null && dims.length === rank;
+  return prepareModel(bytes, path, options);
 }
 
 /**
- * Checks a model's layout and, for a float NCHW input, prepends Cast -> Div(255) ->
- * Transpose so the pipeline feeds the frames' bytes as a uint8 NHWC tensor.
+ * Reads a model's metadata and layout and, for a float NCHW input, prepends the input stage
+ * (Cast -> Div(255) -> Transpose, with a channel swap for BGR models, in float16 for float16
+ * models) so the pipeline feeds the frames' bytes as a uint8 NHWC tensor; float16 outputs get
+ * a Cast to float32.
  *
  * @param bytes the ONNX model
  * @param origin the file name (or "built-in demo model") for messages
+ * @param options the input size for dynamic models
+ * @throws {ModelLoadError} when the bytes are not an ONNX model, or its metadata is unreadable
+ * @throws {UnknownModelLayoutError} naming the shapes when no known layout fits
  */
-export function prepareModel(bytes: Uint8Array, origin: string): PreparedModel {
+export function prepareModel(
+  bytes: Uint8Array,
+  origin: string,
+  options: PrepareModelOptions = {},
+): PreparedModel {
   if (bytes.length === 0) throw new ModelLoadError(origin, "the file is empty");
   let model: OnnxProto.ModelProto;
   try {
@@ -125,12 +139,27 @@ export function prepareModel(bytes: Uint8Array, origin: string): PreparedModel {
   if (!graph || !graph.node || graph.node.length === 0 || (graph.output ?? []).length === 0) {
     throw new ModelLoadError(origin, "not an ONNX model (no graph with nodes and outputs)");
   }
+  let metadata: UltralyticsMetadata | null;
+  try {
+    metadata = readUltralyticsMetadata(model);
+  } catch (err) {
+    if (!(err instanceof ModelMetadataError)) throw err;
+    throw new ModelLoadError(origin, err.message, { cause: err });
+  }
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
   const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ""));
   const outputs = graph.output ?? [];
+  const typeName = (t: number) =>
+    t === ElementType.FLOAT16 ? " float16" : t === ElementType.UINT8 ? " uint8" : "";
   const shapes = [
-    ...inputs.map((i) => `input ${i.name} ${formatDims(readValueInfo(i).dims)}`),
-    ...outputs.map((o) => `output ${o.name} ${formatDims(readValueInfo(o).dims)}`),
+    ...inputs.map((i) => {
+      const v = readValueInfo(i);
+      return `input ${i.name} ${formatDims(v.dims)}${typeName(v.elemType)}`;
+    }),
+    ...outputs.map((o) => {
+      const v = readValueInfo(o);
+      return `output ${o.name} ${formatDims(v.dims)}${typeName(v.elemType)}`;
+    }),
   ];
   if (inputs.length !== 1) {
     throw new UnknownModelLayoutError(
@@ -141,124 +170,81 @@ export function prepareModel(bytes: Uint8Array, origin: string): PreparedModel {
   }
   const input = inputs[0]!;
   const inputInfo = readValueInfo(input);
-  const floatNchw = inputInfo.elemType === ElementType.FLOAT && dimsEqual(inputInfo.dims, 4) &&
-    inputInfo.dims[1] === 3;
-  const uint8Nhwc = inputInfo.elemType === ElementType.UINT8 && dimsEqual(inputInfo.dims, 4) &&
-    inputInfo.dims[3] === 3;
+  const dims = inputInfo.dims;
+  const floatType = inputInfo.elemType === ElementType.FLOAT ||
+    inputInfo.elemType === ElementType.FLOAT16;
+  const floatNchw = floatType && dims?.length === 4 && dims[1] === 3;
+  const uint8Nhwc = inputInfo.elemType === ElementType.UINT8 && dims?.length === 4 &&
+    dims[3] === 3;
   if (!floatNchw && !uint8Nhwc) {
     throw new UnknownModelLayoutError(
       origin,
-      "the input is neither float [N,3,H,W] nor uint8 [N,H,W,3]",
+      "the input is neither float32/float16 [N,3,H,W] nor uint8 [N,H,W,3]",
       shapes,
     );
   }
-  const dims = inputInfo.dims!;
-  const height = floatNchw ? dims[2] : dims[1];
-  const width = floatNchw ? dims[3] : dims[2];
-  if (typeof height !== "number" || typeof width !== "number") {
-    throw new UnknownModelLayoutError(
-      origin,
-      "the input's height and width must be fixed numbers",
-      shapes,
-    );
-  }
-  const output = outputs.find((o) => {
-    const d = readValueInfo(o).dims;
-    return d === null ||
-      (d.length === 3 && (d[1] === POSE_CHANNELS || d[1] === null || typeof d[1] === "string"));
+  const detected = detectLayout(
+    outputs.map((o) => ({ name: o.name ?? "", dims: readValueInfo(o).dims })),
+    metadata,
+  );
+  if ("problem" in detected) throw new UnknownModelLayoutError(origin, detected.problem, shapes);
+  const { layout } = detected;
+  const hDim = floatNchw ? dims![2] : dims![1];
+  const wDim = floatNchw ? dims![3] : dims![2];
+  const size = resolveInputSize({
+    fixed: {
+      width: typeof wDim === "number" ? wDim : null,
+      height: typeof hDim === "number" ? hDim : null,
+    },
+    requested: options.inputSize ?? null,
+    imgsz: metadata?.imgsz ?? null,
+    stride: metadata?.stride ?? 32,
   });
-  if (!output) {
-    throw new UnknownModelLayoutError(
-      origin,
-      `no output of shape [N,${POSE_CHANNELS},anchors]`,
-      shapes,
-    );
-  }
-  const outDims = readValueInfo(output).dims;
-  const batchDim = dims[0];
+  const batchDim = dims![0];
   const fixedBatch = typeof batchDim === "number" ? batchDim : null;
-  const anchors = outDims && typeof outDims[2] === "number" ? outDims[2] : null;
-  if (uint8Nhwc) {
-    return {
-      bytes,
-      inputName: input.name ?? "",
-      outputName: output.name ?? "",
-      height,
-      width,
-      fixedBatch,
-      anchors,
-      inputStagePrepended: false,
-      origin,
-    };
+  const first = readValueInfo(outputs.find((o) => o.name === detected.outputNames[0])!).dims;
+  const anchorsDim = layout.family === "yolo-anchors" ? first?.[2] : first?.[1];
+  const precision = hasFloat16(graph) ? "float16" : "float32";
+  const notes = [...size.notes];
+  let inputName = input.name ?? "";
+  let inputStage = "uint8 NHWC, as the model takes it";
+  if (floatNchw) {
+    const elemType = inputInfo.elemType === ElementType.FLOAT16
+      ? ElementType.FLOAT16
+      : ElementType.FLOAT;
+    inputName = prependInputStage(graph, input, {
+      elemType,
+      channels: layout.input.channels,
+      range: layout.input.range,
+      batch: fixedBatch ?? "batch",
+      height: size.height,
+      width: size.width,
+    });
+    inputStage = `uint8 NHWC -> ${elemType === ElementType.FLOAT16 ? "float16" : "float32"} ` +
+      `${layout.input.channels.toUpperCase()} ${layout.input.range} NCHW, in the graph`;
   }
-  const originalName = input.name ?? "";
-  const newName = `${originalName}_uint8_nhwc`;
-  const stage: OnnxProto.INodeProto[] = [
-    {
-      opType: "Cast",
-      name: `${PREFIX}cast`,
-      input: [newName],
-      output: [`${PREFIX}float`],
-      attribute: [castTo()],
-    },
-    {
-      opType: "Div",
-      name: `${PREFIX}scale`,
-      input: [`${PREFIX}float`, `${PREFIX}255`],
-      output: [`${PREFIX}scaled`],
-    },
-    {
-      opType: "Transpose",
-      name: `${PREFIX}nchw`,
-      input: [`${PREFIX}scaled`],
-      output: [originalName],
-      attribute: [{
-        name: "perm",
-        type: onnx.AttributeProto.AttributeType.INTS,
-        ints: [0, 3, 1, 2],
-      }],
-    },
-  ];
-  graph.node = [...stage.map((n) => onnx.NodeProto.create(n)), ...graph.node];
-  graph.initializer = [
-    ...(graph.initializer ?? []),
-    onnx.TensorProto.create({
-      name: `${PREFIX}255`,
-      dims: [],
-      dataType: ElementType.FLOAT,
-      floatData: [255],
-    }),
-  ];
-  const batch = batchDim === null || batchDim === undefined ? "batch" : batchDim;
-  graph.input = [
-    ...(graph.input ?? []).filter((i) => i !== input),
-    onnx.ValueInfoProto.create({
-      name: newName,
-      type: {
-        tensorType: {
-          elemType: ElementType.UINT8,
-          shape: {
-            dim: [batch, height, width, 3].map((
-              d,
-            ) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })),
-          },
-        },
-      },
-    }),
-  ];
+  const outputNames = detected.outputNames.map((name) => {
+    const o = outputs.find((v) => v.name === name)!;
+    return readValueInfo(o).elemType === ElementType.FLOAT16
+      ? appendFloat32Cast(graph, name)
+      : name;
+  });
+  const changed = floatNchw || outputNames.some((n, i) => n !== detected.outputNames[i]);
   return {
-    bytes: onnx.ModelProto.encode(model).finish(),
-    inputName: newName,
-    outputName: output.name ?? "",
-    height,
-    width,
+    bytes: changed ? onnx.ModelProto.encode(model).finish() : bytes,
+    inputName,
+    outputNames,
+    height: size.height,
+    width: size.width,
+    inputSizeSource: size.source,
     fixedBatch,
-    anchors,
-    inputStagePrepended: true,
+    anchors: typeof anchorsDim === "number" ? anchorsDim : null,
+    layout,
+    precision,
+    inputStagePrepended: floatNchw,
+    inputStage,
+    metadata,
+    notes,
     origin,
   };
-}
-
-function castTo(): OnnxProto.IAttributeProto {
-  return { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: ElementType.FLOAT };
 }

@@ -12,6 +12,7 @@ export const onnx: typeof OnnxProto = onnxProto.onnx;
 /** ONNX element type numbers used here. */
 export const ElementType = {
   FLOAT: onnx.TensorProto.DataType.FLOAT,
+  FLOAT16: onnx.TensorProto.DataType.FLOAT16,
   UINT8: onnx.TensorProto.DataType.UINT8,
   INT64: onnx.TensorProto.DataType.INT64,
 } as const;
@@ -48,6 +49,21 @@ export function floatTensor(
   values: ArrayLike<number>,
 ): OnnxProto.ITensorProto {
   return { name, dims: [...dims], dataType: ElementType.FLOAT, floatData: Array.from(values) };
+}
+
+/** A float16 initializer (values rounded to float16, stored as raw little-endian bytes). */
+export function float16Tensor(
+  name: string,
+  dims: readonly number[],
+  values: ArrayLike<number>,
+): OnnxProto.ITensorProto {
+  const half = Float16Array.from(values as ArrayLike<number>);
+  return {
+    name,
+    dims: [...dims],
+    dataType: ElementType.FLOAT16,
+    rawData: new Uint8Array(half.buffer),
+  };
 }
 
 /** An int64 initializer. */
@@ -89,6 +105,8 @@ export interface EncodeModelOptions {
   initializers?: OnnxProto.ITensorProto[];
   /** Graph name. @default {"graph"} */
   name?: string;
+  /** `metadata_props` entries, as Ultralytics writes its metadata. @default {{}} */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** Serialises a one-graph model at {@linkcode BUILD_OPSET}. */
@@ -104,6 +122,7 @@ export function encodeModel(options: EncodeModelOptions): Uint8Array {
       output: options.outputs,
       initializer: options.initializers ?? [],
     },
+    metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
   });
   return onnx.ModelProto.encode(model).finish();
 }

@@ -7,6 +7,7 @@ import { buildDemoModel } from "./demo_model.ts";
 import type { InferenceRunner } from "./inference.ts";
 import { loadModelFile, type PreparedModel, prepareModel } from "./model_prep.ts";
 import type { ProviderChoice } from "./provider.ts";
+import type { InputSize } from "./input_size.ts";
 import { SwappableRunner } from "./swappable_runner.ts";
 import { createWorkerRunner } from "./worker_runner.ts";
 
@@ -14,6 +15,8 @@ import { createWorkerRunner } from "./worker_runner.ts";
 export interface ModelConfig {
   /** Path of the ONNX model, or null for the built-in demo model. */
   modelPath: string | null;
+  /** `--input-size`: what a model with a dynamic height and width is fed; null when not given. */
+  inputSize: InputSize | null;
   provider: ProviderChoice;
   /** GPU index as nvidia-smi prints it. */
   deviceId: number;
@@ -48,11 +51,15 @@ export interface OpenSessionOptions {
  * @throws {ModelLoadError | UnknownModelLayoutError} naming the file
  */
 export async function loadModel(config: ModelConfig, log: Logger): Promise<PreparedModel> {
+  const options = { inputSize: config.inputSize };
   if (config.modelPath === null) {
     log.warn("no --model given: using the built-in demo model, whose poses mean nothing");
-    return prepareModel(buildDemoModel(), "built-in demo model");
   }
-  return await loadModelFile(config.modelPath);
+  const model = config.modelPath === null
+    ? prepareModel(buildDemoModel(), "built-in demo model", options)
+    : await loadModelFile(config.modelPath, options);
+  for (const note of model.notes) log.warn(note, { model: model.origin });
+  return model;
 }
 
 /**
@@ -92,11 +99,12 @@ export async function openSession(
   log.info("model ready", {
     model: model.origin,
     provider: runner.provider,
-    input: `${model.width}x${model.height}`,
+    layout: model.layout.name,
+    input: `${model.width}x${model.height} (${model.inputSizeSource})`,
     batch_shapes: runner.shapes.join(","),
-    input_stage: model.inputStagePrepended
-      ? "uint8 NHWC, cast/scale/transpose in graph"
-      : "uint8 NHWC",
+    precision: model.precision,
+    input_stage: model.inputStage,
+    classes: model.layout.classNames.join(","),
   });
   const rebuild = (shape: number) =>
     createWorkerRunner(model, { ...runnerOptions, provider: runner.provider, warmShapes: [shape] });

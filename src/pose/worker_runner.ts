@@ -9,7 +9,7 @@ import {
   type OrtRunnerOptions,
   ProviderUnavailableError,
 } from "./inference.ts";
-import { type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
+import { ModelLoadError, type PreparedModel, UnknownModelLayoutError } from "./model_prep.ts";
 import type { Frame } from "../sources/frame.ts";
 import type { PoseDecoderOptions } from "./decoder.ts";
 import type { WorkerReply, WorkerRequest } from "./worker_protocol.ts";
@@ -24,6 +24,7 @@ type Pending = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => 
 
 /** Error classes that callers branch on, rebuilt with their fields when they cross the worker. */
 const KNOWN_ERRORS: Record<string, { prototype: Error }> = {
+  ModelLoadError,
   ProviderUnavailableError,
   UnknownModelLayoutError,
 };

@@ -96,7 +96,7 @@ export const LIVE_VIEW_SCRIPT = `"use strict";
       ]);
       ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
       ctx.setLineDash([]);
-      const label = Math.round(p.score * 100) + "%";
+      const label = (p.label !== void 0 ? p.label + " " : "") + Math.round(p.score * 100) + "%";
       ctx.font = Math.round(11 * dpr) + "px system-ui, sans-serif";
       const tw = ctx.measureText(label).width + 8 * dpr;
       const th = 15 * dpr;
@@ -107,11 +107,14 @@ export const LIVE_VIEW_SCRIPT = `"use strict";
       ctx.textBaseline = "middle";
       ctx.fillText(label, x1 + 4 * dpr, ly + th / 2);
     }
+    const shown = (k, d, i) => d < 3 || k[d * i + 2] >= threshold;
     for (const p of persons) {
       const k = p.keypoints;
+      const d = p.dims ?? 3;
+      if (k.length !== d * config2.keypointSides.length) continue;
       for (const limb of config2.limbs) {
-        const a = 3 * limb.a, b = 3 * limb.b;
-        if (k[a + 2] < threshold || k[b + 2] < threshold) continue;
+        if (!shown(k, d, limb.a) || !shown(k, d, limb.b)) continue;
+        const a = d * limb.a, b = d * limb.b;
         ctx.strokeStyle = "rgba(0, 0, 0, 0.55)";
         ctx.lineWidth = line + 2 * dpr;
         ctx.beginPath();
@@ -125,11 +128,14 @@ export const LIVE_VIEW_SCRIPT = `"use strict";
     }
     for (const p of persons) {
       const k = p.keypoints;
-      for (let i = 0; i < 17; i++) {
-        if (k[3 * i + 2] < threshold) continue;
+      const d = p.dims ?? 3;
+      const count = Math.floor(k.length / d);
+      const coco = count === config2.keypointSides.length;
+      for (let i = 0; i < count; i++) {
+        if (!shown(k, d, i)) continue;
         ctx.beginPath();
-        ctx.arc(f.x + k[3 * i] * f.scale, f.y + k[3 * i + 1] * f.scale, radius, 0, 2 * Math.PI);
-        ctx.fillStyle = config2.colours[config2.keypointSides[i]];
+        ctx.arc(f.x + k[d * i] * f.scale, f.y + k[d * i + 1] * f.scale, radius, 0, 2 * Math.PI);
+        ctx.fillStyle = coco ? config2.colours[config2.keypointSides[i]] : config2.colours.centre;
         ctx.fill();
         ctx.strokeStyle = "rgba(0, 0, 0, 0.7)";
         ctx.lineWidth = Math.max(1, dpr);

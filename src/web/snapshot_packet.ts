@@ -11,17 +11,25 @@ export interface PosePerson {
   score: number;
   /** Box corners [x1, y1, x2, y2] in source pixels. */
   box: readonly number[];
-  /** 17 COCO keypoints as x, y, visibility triples, in source pixels. */
+  /** The model's keypoints, `keypointDims` values each (x, y[, visibility]), in source pixels. */
   keypoints: ArrayLike<number>;
+  /** Values per keypoint: 3 or 2. @default {3} */
+  keypointDims?: 2 | 3;
+  /** Class name, for a model with several classes. */
+  className?: string;
 }
 
-/** A person as the page receives it: numbers rounded, keypoints as a flat x, y, conf list. */
+/** A person as the page receives it: numbers rounded, keypoints as a flat list. */
 export interface PacketPerson {
   score: number;
   /** [x1, y1, x2, y2] in source pixels. */
   box: number[];
-  /** 17 x (x, y, confidence), x and y in source pixels. */
+  /** K x `dims` values: x, y in source pixels[, confidence]. 17 COCO keypoints for a COCO model. */
   keypoints: number[];
+  /** Values per keypoint: 3 (x, y, confidence) or 2 (x, y, always drawn). */
+  dims: 2 | 3;
+  /** Class name, for a model with several classes. */
+  label?: string;
 }
 
 /** The JSON header of a snapshot packet. */
@@ -59,13 +67,19 @@ function round(value: number, digits: number): number {
  */
 export function toPacketPersons(persons: readonly PosePerson[]): PacketPerson[] {
   return persons.map((p) => {
+    const dims = p.keypointDims ?? 3;
     const keypoints = new Array<number>(p.keypoints.length);
-    for (let i = 0; i < p.keypoints.length; i += 3) {
-      keypoints[i] = round(p.keypoints[i]!, 1);
-      keypoints[i + 1] = round(p.keypoints[i + 1]!, 1);
-      keypoints[i + 2] = round(p.keypoints[i + 2]!, 3);
+    for (let i = 0; i < p.keypoints.length; i++) {
+      keypoints[i] = round(p.keypoints[i]!, i % dims === 2 ? 3 : 1);
     }
-    return { score: round(p.score, 3), box: p.box.map((v) => round(v, 1)), keypoints };
+    const packet: PacketPerson = {
+      score: round(p.score, 3),
+      box: p.box.map((v) => round(v, 1)),
+      keypoints,
+      dims,
+    };
+    if (p.className !== undefined) packet.label = p.className;
+    return packet;
   });
 }
 

@@ -1,7 +1,7 @@
 // The live view in a real headless Chromium, against the real exporter (--live-view).
 
 import { assert, assertEquals } from "../_assert.ts";
-import { forceStop, freePort, pollUntil, startExporter } from "../_helpers.ts";
+import { fixturePath, forceStop, freePort, pollUntil, startExporter } from "../_helpers.ts";
 import { HeadlessChromium, requireChromium } from "./_chromium.ts";
 import { hexToRgb, keypointSide, SKELETON_COLOURS } from "../../src/web/skeleton.ts";
 import type { PacketHeader } from "../../src/web/snapshot_packet.ts";
@@ -232,4 +232,71 @@ Deno.test("live view - without --live-view the page and snapshot endpoints answe
     await exporter.done;
     await forceStop(exporter);
   }
+});
+
+Deno.test({
+  name:
+    "live view - Chromium draws a 21-keypoint model's keypoints as points, without the COCO skeleton",
+  async fn() {
+    requireChromium();
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const exporter = startExporter([
+      "--live-view",
+      "--model",
+      fixturePath("hand_pose.onnx"),
+      "--streams",
+      "1",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--status",
+      "off",
+    ]);
+    let browser: HeadlessChromium | null = null;
+    try {
+      await pollUntil(`${base}/live/state`, (text, status) =>
+        status === 200 &&
+        JSON.parse(text).streams.some((s: { state: string }) => s.state === "up"), 60_000);
+      browser = await HeadlessChromium.launch({ width: 1280, height: 800 });
+      await browser.navigate(`${base}/`);
+      await browser.waitFor(
+        `((document.querySelector('[data-stream-id="s0"]') || {}).livePacket || {width: 0}).width > 0`,
+        30_000,
+      );
+      const tile = await browser.evaluate<DrawnTile>(readTile("s0"));
+      const rgba = Uint8Array.from(atob(tile.rgba), (c) => c.charCodeAt(0));
+      const near = (i: number, want: number[]) =>
+        want.every((v, c) => Math.abs(rgba[i + c]! - v) <= 12);
+      const p = tile.packet;
+      assertEquals(p.persons.map((x) => [x.keypoints.length, x.dims]), [[63, 3], [63, 3], [63, 3]]);
+      const scale = Math.min(tile.width / p.sourceWidth, tile.height / p.sourceHeight);
+      const ox = (tile.width - p.sourceWidth * scale) / 2;
+      const oy = (tile.height - p.sourceHeight * scale) / 2;
+      const centre = hexToRgb(SKELETON_COLOURS.centre);
+      // The points overlap (their outlines cover the one before): the last of each person is whole.
+      let last = 0;
+      let inside = 0;
+      for (const person of p.persons) {
+        const x = ox + person.keypoints[3 * 20]! * scale;
+        const y = oy + person.keypoints[3 * 20 + 1]! * scale;
+        if (x < 1 || y < 1 || x >= tile.width - 1 || y >= tile.height - 1) continue;
+        inside++;
+        if (near((Math.floor(y) * tile.width + Math.floor(x)) * 4, centre)) last++;
+      }
+      assert(inside >= 2 && last === inside, `${last} of ${inside} last keypoints drawn as points`);
+      let centred = 0;
+      for (let i = 0; i < rgba.length; i += 4) if (near(i, centre)) centred++;
+      assert(centred > 100, `${centred} pixels in the points' colour`);
+      // No limb or keypoint in the COCO sides' colours anywhere on the canvas.
+      const sides = [hexToRgb(SKELETON_COLOURS.left), hexToRgb(SKELETON_COLOURS.right)];
+      let sided = 0;
+      for (let i = 0; i < rgba.length; i += 4) if (sides.some((c) => near(i, c))) sided++;
+      assertEquals(sided, 0, "no COCO skeleton colours");
+    } finally {
+      await browser?.close();
+      exporter.child.kill("SIGTERM");
+      await exporter.done;
+      await forceStop(exporter);
+    }
+  },
 });

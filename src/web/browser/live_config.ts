@@ -19,9 +19,9 @@ export interface LiveConfig {
   scoreThreshold: number;
   /** Milliseconds between two picture requests per tile. */
   snapshotIntervalMs: number;
-  /** The skeleton's limbs. */
+  /** The COCO skeleton's limbs, drawn for persons with 17 keypoints. */
   limbs: LiveLimb[];
-  /** Side of each of the 17 keypoints. */
+  /** Side of each of the 17 COCO keypoints; persons with another count get points only. */
   keypointSides: BodySide[];
   /** Colour (`#rrggbb`) of each side. */
   colours: Record<BodySide, string>;

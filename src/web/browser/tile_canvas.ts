@@ -129,7 +129,12 @@ export function drawTile(canvas: HTMLCanvasElement, scene: TileScene): void {
   drawSkeletons(ctx, scene.header.persons, f, dpr, scene.config);
 }
 
-/** Each person's dashed box and score label, then the limbs, then the keypoints on top. */
+/**
+ * Each person's dashed box and label (class name and score), then the limbs of a 17-keypoint
+ * (COCO) model, then the keypoints on top: those of other models as points in one colour.
+ * Keypoints with a confidence below the threshold are left out; 2-value keypoints (no
+ * confidence) are all drawn.
+ */
 function drawSkeletons(
   ctx: CanvasRenderingContext2D,
   persons: PacketPerson[],
@@ -151,7 +156,7 @@ function drawSkeletons(
     ctx.setLineDash([4 * dpr, 4 * dpr]);
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     ctx.setLineDash([]);
-    const label = Math.round(p.score * 100) + "%";
+    const label = (p.label !== undefined ? p.label + " " : "") + Math.round(p.score * 100) + "%";
     ctx.font = Math.round(11 * dpr) + "px system-ui, sans-serif";
     const tw = ctx.measureText(label).width + 8 * dpr;
     const th = 15 * dpr;
@@ -162,11 +167,14 @@ function drawSkeletons(
     ctx.textBaseline = "middle";
     ctx.fillText(label, x1 + 4 * dpr, ly + th / 2);
   }
+  const shown = (k: number[], d: number, i: number) => d < 3 || k[d * i + 2] >= threshold;
   for (const p of persons) {
     const k = p.keypoints;
+    const d = p.dims ?? 3;
+    if (k.length !== d * config.keypointSides.length) continue;
     for (const limb of config.limbs) {
-      const a = 3 * limb.a, b = 3 * limb.b;
-      if (k[a + 2] < threshold || k[b + 2] < threshold) continue;
+      if (!shown(k, d, limb.a) || !shown(k, d, limb.b)) continue;
+      const a = d * limb.a, b = d * limb.b;
       ctx.strokeStyle = "rgba(0, 0, 0, 0.55)";
       ctx.lineWidth = line + 2 * dpr;
       ctx.beginPath();
@@ -180,11 +188,14 @@ function drawSkeletons(
   }
   for (const p of persons) {
     const k = p.keypoints;
-    for (let i = 0; i < 17; i++) {
-      if (k[3 * i + 2] < threshold) continue;
+    const d = p.dims ?? 3;
+    const count = Math.floor(k.length / d);
+    const coco = count === config.keypointSides.length;
+    for (let i = 0; i < count; i++) {
+      if (!shown(k, d, i)) continue;
       ctx.beginPath();
-      ctx.arc(f.x + k[3 * i] * f.scale, f.y + k[3 * i + 1] * f.scale, radius, 0, 2 * Math.PI);
-      ctx.fillStyle = config.colours[config.keypointSides[i]];
+      ctx.arc(f.x + k[d * i] * f.scale, f.y + k[d * i + 1] * f.scale, radius, 0, 2 * Math.PI);
+      ctx.fillStyle = coco ? config.colours[config.keypointSides[i]] : config.colours.centre;
       ctx.fill();
       ctx.strokeStyle = "rgba(0, 0, 0, 0.7)";
       ctx.lineWidth = Math.max(1, dpr);
