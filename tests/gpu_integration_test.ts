@@ -95,9 +95,13 @@ Deno.test("gpu - vram_usage_mb and the ratio follow the fake; each failure mode 
     assert(fpsUp(text));
     // A hang is killed, counted and retried.
     await state.set({ mode: "hang", gpus: [h200(0, 4337)], apps: [] });
+    // A reading of the mode before may still land right after the first timeout: the gauge
+    // settles at 0 while the hang lasts.
     text = await pollUntil(
       url,
-      (t) => (sampleValue(t, "pose_gpu_poll_errors_total", { reason: "timeout" }) ?? 0) > 0,
+      (t) =>
+        (sampleValue(t, "pose_gpu_poll_errors_total", { reason: "timeout" }) ?? 0) > 0 &&
+        sampleValue(t, "pose_gpu_poll_success") === 0,
     );
     assertEquals(sampleValue(text, "pose_gpu_poll_success"), 0);
     assert(fpsUp(text));
