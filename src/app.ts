@@ -8,6 +8,8 @@ import { PoseMetrics } from "./metrics/pose_metrics.ts";
 import { createMetricsHandler } from "./metrics/server.ts";
 import { HttpMetrics } from "./metrics/http_metrics.ts";
 import { type HttpServer, startHttpServer } from "./http/http_server.ts";
+import { WebConfigError } from "./http/web_config.ts";
+import { WebMetrics } from "./http/web_metrics.ts";
 import type { PreparedModel } from "./pose/model_prep.ts";
 import { loadModel, type ModelSession, openSession } from "./pose/session.ts";
 import { JsonlSink } from "./pipeline/jsonl_sink.ts";
@@ -196,14 +198,32 @@ class Exporter {
         idleTimeoutMs: config.idleTimeoutMs,
         log,
         metrics: new HttpMetrics(this.#metrics.registry),
+        webConfigFile: config.webConfigFile,
+        allowedHosts: config.allowedHosts,
+        webMetrics: new WebMetrics(this.#metrics.registry),
       }, handler);
     } catch (err) {
+      if (err instanceof WebConfigError) {
+        throw new StartError(err.message, EXIT.usage, { cause: err });
+      }
       if (err instanceof Deno.errors.AddrInUse) {
         throw new StartError(
           `Cannot listen on ${address}: the address is already in use (choose another with --listen)`,
         );
       }
       throw new StartError(`Cannot listen on ${address}: ${(err as Error).message}`);
+    }
+    const open = [
+      ...(config.liveView ? ["the live view (camera pictures)"] : []),
+      ...(config.enableLifecycle ? ["POST /-/reload"] : []),
+    ];
+    const loopback = /^(127\.|localhost$|::1$|\[::1\]$)/.test(config.listen.hostname);
+    if (open.length > 0 && !loopback && this.#server.web.users.size === 0) {
+      log.warn(
+        `${open.join(" and ")} can be reached from the network without a login: give ` +
+          "--web-config-file with basic_auth_users (README, Security), or --listen on 127.0.0.1",
+        { listen: address },
+      );
     }
   }
 

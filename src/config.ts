@@ -67,6 +67,10 @@ export interface WebConfig {
   headerTimeoutMs: number;
   /** A connection with no byte either way for this long is closed. */
   idleTimeoutMs: number;
+  /** TLS, basic auth and headers in the exporter toolkit's format; null: plain HTTP, no login. */
+  webConfigFile: string | null;
+  /** Host names browsers may use besides this machine's own (`*`: any). */
+  allowedHosts: string[];
 }
 
 /** How the process runs, logs and stops. */
@@ -298,6 +302,21 @@ export const FLAGS: readonly FlagSpec[] = [
     min: 0.1,
     max: 86400,
     help: "close a connection that moved no byte for this long",
+  },
+  {
+    name: "web-config-file",
+    kind: "string",
+    arg: "PATH",
+    help: "TLS, basic auth and headers for every endpoint, in the Prometheus exporter toolkit's " +
+      "web-config.yml format (read again when it or its certificate changes); without it, " +
+      "plain HTTP open to all",
+  },
+  {
+    name: "web-allowed-hosts",
+    kind: "list",
+    arg: "HOST[,HOST]",
+    help: "Host names a browser may use besides this machine's names and addresses, localhost " +
+      "and host.docker.internal (others get 403: DNS rebinding); * allows any",
   },
   {
     name: "nvidia-smi",
@@ -599,6 +618,27 @@ function resolveSources(r: FlagValues): { sources: SourceSpec[]; sourceArgs: Sou
   return { sources, sourceArgs };
 }
 
+/** --web-allowed-hosts: names or addresses (repeated or comma-separated), or `*`. */
+function resolveAllowedHosts(r: FlagValues): string[] {
+  const hosts: string[] = [];
+  for (const value of r.list("web-allowed-hosts")) {
+    for (const host of value.split(",").map((h) => h.trim()).filter((h) => h !== "")) {
+      // A name, an IPv4 address, or an IPv6 one (bracketed, or bare with at least two colons).
+      const address =
+        /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*|[A-Za-z0-9_.-]+)$/;
+      if (host === "*" || address.test(host)) {
+        hosts.push(host.replace(/^\[|\]$/g, "").toLowerCase());
+      } else {
+        r.problems.push(
+          `Invalid --web-allowed-hosts: ${JSON.stringify(host)} is not a host name or address ` +
+            "(no scheme, port or path)",
+        );
+      }
+    }
+  }
+  return hosts;
+}
+
 function resolveListen(r: FlagValues): ListenAddress {
   const { value, origin } = r.text("listen");
   try {
@@ -694,6 +734,7 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     },
     model: {
       modelPath: r.string("model"),
+      inputSize: parseInputSize(r.text("input-size").value, (why) => r.invalid("input-size", why)),
       provider: r.choice("provider"),
       deviceId,
       batchSize: r.required("batch-size"),
@@ -704,7 +745,6 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       iouThreshold: r.required("iou-threshold"),
       maxDetections: r.required("max-detections"),
       maxCandidates: r.required("max-candidates"),
-      inputSize: parseInputSize(r.text("input-size").value, (why) => r.invalid("input-size", why)),
     },
     pipeline: {
       batchTimeoutMs: r.required("batch-timeout-ms"),
@@ -735,6 +775,8 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       maxConnections: r.required("web-max-connections"),
       headerTimeoutMs: ms("web-header-timeout-s"),
       idleTimeoutMs: ms("web-idle-timeout-s"),
+      webConfigFile: r.string("web-config-file"),
+      allowedHosts: resolveAllowedHosts(r),
     },
     run: {
       durationMs: duration === null ? null : Math.round(duration * 1000),

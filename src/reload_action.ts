@@ -38,13 +38,18 @@ export interface ReloadParts {
 export const STEP_TIMEOUT_MS = 120_000;
 
 /**
- * Runs reloads one at a time. A reload asked for while the exporter starts runs once the
- * streams are up ({@linkcode ReloadAction.started}). The results file is reopened whatever the
- * sources file holds; when reading or preparing the streams fails, the running streams are kept.
+ * Runs reloads one at a time, and coalesces them: while one runs, at most one more waits, and
+ * whoever asks meanwhile (a signal, the sources file, `POST /-/reload`) joins the one that
+ * waits, so a flood of requests costs at most two reloads. A reload asked for while the exporter
+ * starts runs once the streams are up ({@linkcode ReloadAction.started}). The results file is
+ * reopened whatever the sources file holds; when reading or preparing the streams fails, the
+ * running streams are kept.
  */
 export class ReloadAction {
   #parts: ReloadParts;
   #running: Promise<ReloadOutcome> = Promise.resolve({ ok: true, message: "" });
+  /** The reload that waits for the one running, with the requests that joined it. */
+  #waiting: { outcome: Promise<ReloadOutcome>; joined: number } | null = null;
   #pending: string | null = null;
   #watch: SourcesFileWatch | null = null;
   /** A streams step that missed its deadline and has not returned yet. */
@@ -77,10 +82,28 @@ export class ReloadAction {
     this.#watch?.stop();
   }
 
-  /** Asks for a reload; resolves with its outcome once it (and those before it) ran. */
+  /**
+   * Asks for a reload; resolves with the outcome of the reload that serves it: a new one after
+   * the one running, or the one already waiting for it (joined, not queued again).
+   */
   request(trigger: string): Promise<ReloadOutcome> {
-    this.#running = this.#running.then(() => this.#once(trigger));
-    return this.#running;
+    if (this.#waiting !== null) {
+      this.#waiting.joined++;
+      return this.#waiting.outcome;
+    }
+    const waiting: { outcome: Promise<ReloadOutcome>; joined: number } = {
+      joined: 0,
+      outcome: Promise.resolve({ ok: true, message: "" }),
+    };
+    const start = (): Promise<ReloadOutcome> => {
+      this.#waiting = null;
+      return this.#once(trigger, waiting.joined);
+    };
+    // After the one running, whatever its outcome.
+    waiting.outcome = this.#running.then(start, start);
+    this.#waiting = waiting;
+    this.#running = waiting.outcome;
+    return waiting.outcome;
   }
 
   /**
@@ -104,7 +127,7 @@ export class ReloadAction {
     throw new Error(`reading and preparing the streams did not finish within ${seconds} s`);
   }
 
-  async #once(trigger: string): Promise<ReloadOutcome> {
+  async #once(trigger: string, joined = 0): Promise<ReloadOutcome> {
     const { roster: currentRoster, results, specs, metrics, log } = this.#parts;
     if (this.#parts.stopping()) {
       return { ok: false, message: "stopping: nothing reloaded", status: 503 };
@@ -157,10 +180,15 @@ export class ReloadAction {
     const summary = done.length > 0 ? done.join("; ") : "nothing to reload";
     metrics.recordReload(failed.length === 0);
     if (failed.length > 0) {
-      log.error("reload failed", { trigger, error: failed.join("; "), done: summary });
+      log.error("reload failed", {
+        trigger,
+        error: failed.join("; "),
+        done: summary,
+        coalesced: joined || undefined,
+      });
       return { ok: false, message: `reload failed: ${failed.join("; ")}; done: ${summary}` };
     }
-    log.info("reloaded", { trigger, changes: summary });
+    log.info("reloaded", { trigger, changes: summary, coalesced: joined || undefined });
     return { ok: true, message: `reloaded: ${summary}` };
   }
 }

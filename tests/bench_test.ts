@@ -75,6 +75,12 @@ Deno.test("bench - --quick prints a table and, last, a consistent JSON object", 
   assert(r.fps_drop_under_scrape >= 0 && r.fps_drop_under_scrape <= 1);
   assert(r.scrapes >= 2, "it scraped");
   assert(r.nvidia_smi_polling.startsWith("skipped: ") || r.nvidia_smi_polling === "measured");
+  assertEquals(r.auth_scrapes, 200);
+  assert(
+    close(r.auth_over_plain_scrapes, r.auth_scrapes_ms / r.plain_scrapes_ms),
+    "a ratio of one run",
+  );
+  assert(r.auth_scrapes_ms > 0 && r.plain_scrapes_ms > 0 && r.auth_first_scrape_ms > 0);
 });
 
 Deno.test("bench - a bad flag exits 2 naming it", async () => {

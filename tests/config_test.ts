@@ -396,3 +396,32 @@ Deno.test("parseConfig() reads --input-size as N or WIDTHxHEIGHT, from POSE_EXPO
   ]);
   assert(usage().includes("--input-size N|WxH"), "--help lists it");
 });
+
+Deno.test("parseConfig() reads --web-config-file and --web-allowed-hosts (repeated, comma-separated, or from the environment)", () => {
+  const none = parseConfig(["--streams", "1"]);
+  assertEquals([none.web.webConfigFile, none.web.allowedHosts], [null, []]);
+  const given = parseConfig([
+    "--streams",
+    "1",
+    "--web-config-file",
+    "/etc/pose-exporter/web.yml",
+    "--web-allowed-hosts",
+    "Exporter.Example.com,10.0.0.5",
+    "--web-allowed-hosts",
+    "[fd00::1]",
+  ]);
+  assertEquals(given.web.webConfigFile, "/etc/pose-exporter/web.yml");
+  assertEquals(given.web.allowedHosts, ["exporter.example.com", "10.0.0.5", "fd00::1"]);
+  const env = parseConfig(["--streams", "1"], {
+    POSE_EXPORTER_WEB_CONFIG_FILE: "web.yml",
+    POSE_EXPORTER_WEB_ALLOWED_HOSTS: "a.example, *",
+  });
+  assertEquals([env.web.webConfigFile, env.web.allowedHosts], ["web.yml", ["a.example", "*"]]);
+});
+
+Deno.test("parseConfig() refuses an allowed host that is a URL or names a port", () => {
+  assertEquals(problemsOf(["--streams", "1", "--web-allowed-hosts", "http://x.example,abc:8000"]), [
+    'Invalid --web-allowed-hosts: "http://x.example" is not a host name or address (no scheme, port or path)',
+    'Invalid --web-allowed-hosts: "abc:8000" is not a host name or address (no scheme, port or path)',
+  ]);
+});

@@ -2,7 +2,8 @@
 // generated parts fresh, and the image recipe's structure (no Docker engine here to build it).
 
 import { parse as parseYaml, parseAllDocuments } from "yaml";
-import { ConfigMap, Namespace, Service } from "npm:kubernetes-models@5.1.0/v1";
+import { X509Certificate } from "node:crypto";
+import { ConfigMap, Namespace, Secret, Service } from "npm:kubernetes-models@5.1.0/v1";
 import { DaemonSet } from "npm:kubernetes-models@5.1.0/apps/v1";
 import { NetworkPolicy } from "npm:kubernetes-models@5.1.0/networking.k8s.io/v1";
 import {
@@ -10,7 +11,9 @@ import {
   ServiceMonitor,
 } from "npm:@kubernetes-models/prometheus-operator@6.0.0/monitoring.coreos.com/v1";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
-import { ROOT } from "./_helpers.ts";
+import { freePort, ROOT } from "./_helpers.ts";
+import { startHttpServer } from "../src/http/http_server.ts";
+import { Logger } from "../src/log.ts";
 import { parseConfig } from "../src/config.ts";
 import { VERSION } from "../src/version.ts";
 import { CUDA_BUILDS } from "../scripts/cuda_setup.ts";
@@ -85,6 +88,8 @@ function flagValue(args: string[], name: string): string | undefined {
 async function walkYaml(dir: URL, prefix = ""): Promise<string[]> {
   const files: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
+    // web/ holds the Secret's files (make-secret.sh writes them), not manifests.
+    if (entry.isDirectory && prefix === "" && entry.name === "web") continue;
     if (entry.isDirectory) {
       files.push(...await walkYaml(new URL(`${entry.name}/`, dir), `${prefix}${entry.name}/`));
     } else if (/\.ya?ml$/.test(entry.name) && entry.name !== "kustomization.yaml") {
@@ -196,8 +201,18 @@ Deno.test("deploy - the DaemonSet runs on GPU nodes with one GPU, probes, reques
   assertEquals(c.resources.requests["nvidia.com/gpu"] ?? 1, 1);
   assert(c.resources.requests.cpu && c.resources.requests.memory, "cpu and memory requests");
   assertEquals(c.ports, [{ name: "metrics", containerPort: 8000, protocol: "TCP" }]);
-  assertEquals(c.readinessProbe.httpGet, { path: "/readyz", port: "metrics" });
-  assertEquals(c.livenessProbe.httpGet, { path: "/healthz", port: "metrics" });
+  // The probes log in through healthcheck: every endpoint asks for the login.
+  for (
+    const [probe, path] of [["startupProbe", "/healthz"], ["livenessProbe", "/healthz"], [
+      "readinessProbe",
+      "/readyz",
+    ]]
+  ) {
+    const command: string[] = c[probe!].exec.command;
+    assertEquals(command.slice(0, 2), ["/app/pose-exporter", "healthcheck"], probe);
+    assertEquals(flagValue(command, "url"), `https://127.0.0.1:8000${path}`, probe);
+    assert(c[probe!].timeoutSeconds >= 3, `${probe} gives the binary time to start`);
+  }
   // The device plugin chooses the GPU; setting NVIDIA_VISIBLE_DEVICES would bypass it.
   assert(!(c.env ?? []).some((e: Doc) => e.name === "NVIDIA_VISIBLE_DEVICES"));
   assertEquals(pod.securityContext.runAsNonRoot, true);
@@ -359,20 +374,178 @@ Deno.test({
   name: "deploy - kubectl kustomize builds the same objects, all in namespace pose-exporter",
   ignore: !hasKubectl(),
   async fn() {
-    const out = await new Deno.Command("kubectl", {
-      args: ["kustomize", KUBE_DIR.pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert(out.success, new TextDecoder().decode(out.stderr));
-    const built = parseAllDocuments(new TextDecoder().decode(out.stdout));
+    // A copy, with the Secret's files made, so that the secretGenerator has them.
+    const copy = await Deno.makeTempDir({ prefix: "pose_kustomize_" });
+    let built;
+    try {
+      await new Deno.Command("cp", { args: ["-r", `${KUBE_DIR.pathname}.`, copy] }).output();
+      await makeSecretFiles(`${copy}/web`);
+      const out = await new Deno.Command("kubectl", {
+        args: ["kustomize", copy],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert(out.success, new TextDecoder().decode(out.stderr));
+      built = parseAllDocuments(new TextDecoder().decode(out.stdout));
+    } finally {
+      await Deno.remove(copy, { recursive: true });
+    }
     const docs: Doc[] = (Array.isArray(built) ? built : [built]).map((d) => d.toJS());
     const key = (d: Doc) => `${d.kind}/${d.metadata.name}`;
-    assertEquals(docs.map(key).sort(), (await loadManifests()).map((m) => key(m.doc)).sort());
+    assertEquals(
+      docs.map(key).sort(),
+      [...(await loadManifests()).map((m) => key(m.doc)), "Secret/pose-exporter-web"].sort(),
+    );
     for (const d of docs.filter((d) => d.kind !== "Namespace")) {
       assertEquals(d.metadata.namespace, "pose-exporter", key(d));
     }
     const ds = docs.find((d) => d.kind === "DaemonSet");
     assertEquals(ds.spec.template.spec.containers[0].image, `pose-exporter:${VERSION}`);
   },
+});
+
+/** Runs web/make-secret.sh into `dir`. */
+async function makeSecretFiles(dir: string): Promise<void> {
+  const out = await new Deno.Command("bash", {
+    args: [new URL("web/make-secret.sh", KUBE_DIR).pathname, dir],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+}
+
+/** The Secret the kustomization's secretGenerator makes from the files in `dir`. */
+async function generatedSecret(dir: string): Promise<Doc> {
+  const kustomization = await readYaml(new URL("kustomization.yaml", KUBE_DIR));
+  assertEquals(kustomization.secretGenerator.length, 1);
+  const generator = kustomization.secretGenerator[0];
+  assertEquals(
+    kustomization.generatorOptions?.disableNameSuffixHash,
+    true,
+    "names stay as written",
+  );
+  const data: Record<string, string> = {};
+  for (const file of generator.files as string[]) {
+    assert(file.startsWith("web/"), file);
+    const bytes = await Deno.readFile(`${dir}/${file.slice(4)}`);
+    data[file.slice(file.lastIndexOf("/") + 1)] = btoa(String.fromCharCode(...bytes));
+  }
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: generator.name },
+    type: "Opaque",
+    data,
+  };
+}
+
+Deno.test("deploy - the pose-exporter-web Secret: generated from make-secret.sh's files, mounted by the DaemonSet, read by the ServiceMonitor", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pose_web_secret_" });
+  try {
+    await makeSecretFiles(dir);
+    const secret = await generatedSecret(dir);
+    new Secret(secret).validate();
+    const keys = Object.keys(secret.data);
+    const manifests = await loadManifests();
+    const pod = only(manifests, "DaemonSet").spec.template.spec;
+    const c = pod.containers[0];
+    const volume = pod.volumes.find((v: Doc) => v.secret?.secretName === secret.metadata.name);
+    assert(volume, "no volume of the Secret");
+    assertEquals(volume.secret.items, undefined, "the whole Secret, so that updates reach it");
+    const mount = c.volumeMounts.find((m: Doc) => m.name === volume.name);
+    assert(mount.readOnly && mount.subPath === undefined, "a read-only folder mount");
+    const inMount = (path: string | undefined) => {
+      assert(
+        path !== undefined && path.startsWith(`${mount.mountPath}/`),
+        `${path} is not in ${mount.mountPath}`,
+      );
+      assert(keys.includes(path.slice(mount.mountPath.length + 1)), `${path}: no such key`);
+    };
+    inMount(flagValue(c.args, "web-config-file"));
+    for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe]) {
+      inMount(flagValue(probe.exec.command, "ca-file"));
+      inMount(flagValue(probe.exec.command, "password-file"));
+      assertEquals(
+        flagValue(probe.exec.command, "user"),
+        await Deno.readTextFile(`${dir}/username`),
+      );
+    }
+    const endpoint = only(manifests, "ServiceMonitor").spec.endpoints[0];
+    assertEquals(endpoint.scheme, "https");
+    for (
+      const ref of [
+        endpoint.tlsConfig.ca.secret,
+        endpoint.basicAuth.username,
+        endpoint.basicAuth.password,
+      ]
+    ) {
+      assertEquals(ref.name, secret.metadata.name);
+      assert(keys.includes(ref.key), ref.key);
+    }
+    // Pods are scraped by IP and verified by the Service's name, which the certificate carries.
+    const cert = new X509Certificate(await Deno.readTextFile(`${dir}/tls.crt`));
+    assertEquals(cert.checkHost(endpoint.tlsConfig.serverName), endpoint.tlsConfig.serverName);
+    assert(cert.checkIP("127.0.0.1"), "the probes ask 127.0.0.1");
+    assert(cert.verify(new X509Certificate(await Deno.readTextFile(`${dir}/ca.crt`)).publicKey));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deploy - the DaemonSet's probes log in to an exporter serving make-secret.sh's web config", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pose_web_probe_" });
+  const lines: string[] = [];
+  try {
+    await makeSecretFiles(dir);
+    const c = only(await loadManifests(), "DaemonSet").spec.template.spec.containers[0];
+    const mountPath = "/etc/pose-exporter-web";
+    const port = freePort();
+    const server = startHttpServer({
+      hostname: "127.0.0.1",
+      port,
+      maxConnections: 8,
+      headerTimeoutMs: 2000,
+      idleTimeoutMs: 5000,
+      log: new Logger({ writer: { writeLine: (l) => lines.push(l) } }),
+      webConfigFile: flagValue(c.args, "web-config-file")!.replace(mountPath, dir),
+    }, () => Promise.resolve(new Response("ok\n")));
+    try {
+      for (const probe of [c.livenessProbe, c.readinessProbe]) {
+        const [, ...args] = (probe.exec.command as string[]).map((a) =>
+          a.replace(mountPath, dir).replace("127.0.0.1:8000", `127.0.0.1:${port}`)
+        );
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", new URL("main.ts", ROOT).pathname, ...args],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+        assertEquals(out.code, 0, text);
+        assert(text.includes("200 OK"), text);
+      }
+      const anonymous = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          new URL("main.ts", ROOT).pathname,
+          "healthcheck",
+          "--url",
+          `https://127.0.0.1:${port}/healthz`,
+          "--ca-file",
+          `${dir}/ca.crt`,
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assertEquals(
+        anonymous.code,
+        1,
+        "without the login the probe fails: the endpoint is protected",
+      );
+    } finally {
+      await server.shutdown();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

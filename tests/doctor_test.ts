@@ -901,3 +901,63 @@ Deno.test("queryPrometheus() names an answer that is not JSON instead of calling
     await server.shutdown();
   }
 });
+
+Deno.test("classifyScrapeError() tells a 401, an untrusted certificate and an http scrape of a TLS port apart", () => {
+  assertEquals(
+    classifyScrapeError("server returned HTTP status 401 Unauthorized"),
+    { kind: "unauthorized", cause: "HTTP 401 Unauthorized" },
+  );
+  assertEquals(
+    classifyScrapeError(
+      'Get "https://10.0.0.5:8000/metrics": tls: failed to verify certificate: x509: certificate signed by unknown authority',
+    ).kind,
+    "tls_untrusted",
+  );
+  assertEquals(
+    classifyScrapeError(
+      'Get "http://127.0.0.1:8000/metrics": net/http: HTTP/1.x transport connection broken: malformed HTTP response "\\x15\\x03\\x03\\x00\\x02\\x022"',
+    ).kind,
+    "tls",
+  );
+  assertEquals(
+    classifyScrapeError(
+      'Get "https://h:8000/metrics": http: server gave HTTP response to HTTPS client',
+    ).kind,
+    "tls",
+  );
+});
+
+Deno.test("checkExporter() reports a 401 as a failed check whose fix is the login flags", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) =>
+      req.headers.get("authorization") === `Basic ${btoa("u:p")}`
+        ? new Response("# nothing\n")
+        : new Response("unauthorized\n", { status: 401 }),
+  );
+  try {
+    const url = new URL(`http://127.0.0.1:${server.addr.port}/`);
+    const anonymous = await checkExporter(url, { timeoutMs: 2000 });
+    const first = anonymous.results[0]!;
+    assertEquals(first.status, "fail");
+    assert(first.seen.includes("answered HTTP 401: the exporter asks for a login"), first.seen);
+    assert(first.fix!.includes("--exporter-user and --exporter-password-file"), first.fix);
+    const wrong = await checkExporter(url, {
+      timeoutMs: 2000,
+      headers: { authorization: `Basic ${btoa("u:x")}` },
+      loggedIn: true,
+    });
+    assert(
+      wrong.results[0]!.seen.includes("the user or password given is wrong"),
+      wrong.results[0]!.seen,
+    );
+    const right = await checkExporter(url, {
+      timeoutMs: 2000,
+      headers: { authorization: `Basic ${btoa("u:p")}` },
+      loggedIn: true,
+    });
+    assert(right.results[0]!.seen.includes("this is not pose-exporter"), "past the login");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -2,6 +2,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import { freePort, runExporter } from "./_helpers.ts";
+import { makeTlsFiles } from "./_web_security.ts";
 import { flagProblemLines } from "../src/cli/command_line.ts";
 import { exporterOrigin } from "../src/commands/_exporter_url.ts";
 import { healthcheckCommand, probeHealth } from "../src/commands/healthcheck.ts";
@@ -150,4 +151,103 @@ Deno.test("cli - pose-exporter healthcheck asks a running server", async () => {
   const down = await runExporter(["healthcheck", "--url", server.url]);
   assertEquals(down.code, 1);
   assertEquals(down.stderr.trim(), `pose-exporter healthcheck: ${server.url}: connection refused`);
+});
+
+/** A loopback HTTPS server that answers 200 to `user:password` and 401 to anyone else. */
+async function serveProtected(dir: string, user: string, password: string) {
+  const tls = await makeTlsFiles(dir);
+  const port = freePort();
+  const expected = `Basic ${btoa(`${user}:${password}`)}`;
+  const server = Deno.serve(
+    {
+      hostname: "127.0.0.1",
+      port,
+      cert: await Deno.readTextFile(tls.certFile),
+      key: await Deno.readTextFile(tls.keyFile),
+      onListen() {},
+    },
+    (req) =>
+      req.headers.get("authorization") === expected
+        ? new Response("ok\n")
+        : new Response("unauthorized\n", { status: 401, headers: { "www-authenticate": "Basic" } }),
+  );
+  return { tls, port, url: `https://127.0.0.1:${port}/healthz`, close: () => server.shutdown() };
+}
+
+Deno.test("healthcheckCommand() logs in to a protected exporter with a user, a password file and a CA", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pose_healthcheck_tls_" });
+  const server = await serveProtected(dir, "probe", "pw with spaces");
+  try {
+    await Deno.writeTextFile(`${dir}/password`, "pw with spaces\n");
+    const login = [
+      "--ca-file",
+      server.tls.caFile,
+      "--user",
+      "probe",
+      "--password-file",
+      `${dir}/password`,
+    ];
+    const ok = await healthcheck(["--url", server.url, ...login]);
+    assertEquals([ok.code, ok.out], [EXIT.ok, [`healthcheck: ${server.url}: 200 OK`]]);
+    const anonymous = await healthcheck(["--url", server.url, "--ca-file", server.tls.caFile]);
+    assertEquals(anonymous.code, EXIT.failure);
+    assertEquals(anonymous.err, [
+      `pose-exporter healthcheck: ${server.url}: answered 401 Unauthorized (the exporter asks for a login: give --user and --password-file)`,
+    ]);
+    const untrusted = await healthcheck(["--url", server.url]);
+    assertEquals(untrusted.code, EXIT.failure);
+    assert(
+      untrusted.err[0]!.includes("TLS: the exporter's certificate is not accepted (UnknownIssuer)"),
+      untrusted.err[0],
+    );
+    const plain = await healthcheck(["--url", server.url.replace("https:", "http:"), ...login]);
+    assert(plain.err[0]!.includes("TLS mismatch"), plain.err[0]);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("healthcheckCommand() with no flags follows the exporter's environment: https from its web config, login from POSE_HEALTHCHECK_*", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "pose_healthcheck_env_" });
+  const server = await serveProtected(dir, "probe", "pw");
+  try {
+    await Deno.writeTextFile(`${dir}/password`, "pw");
+    await Deno.writeTextFile(
+      `${dir}/web.yml`,
+      "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n",
+    );
+    const { code, out, err } = await healthcheck([], {
+      POSE_EXPORTER_LISTEN: `0.0.0.0:${server.port}`,
+      POSE_EXPORTER_WEB_CONFIG_FILE: `${dir}/web.yml`,
+      POSE_HEALTHCHECK_USER: "probe",
+      POSE_HEALTHCHECK_PASSWORD_FILE: `${dir}/password`,
+      POSE_HEALTHCHECK_CA_FILE: server.tls.caFile,
+    });
+    assertEquals([code, out, err], [EXIT.ok, [
+      `healthcheck: https://127.0.0.1:${server.port}/healthz: 200 OK`,
+    ], []]);
+  } finally {
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("healthcheckCommand() refuses a half login and unreadable files, exit 2", async () => {
+  const cases: [string[], string][] = [
+    [["--user", "probe"], "Flags --user and --password-file go together: give both"],
+    [
+      ["--user", "p", "--password-file", "/nonexistent/pw"],
+      'Invalid --password-file: cannot read "/nonexistent/pw": no such file',
+    ],
+    [
+      ["--ca-file", "/nonexistent/ca.crt"],
+      'Invalid --ca-file: cannot read "/nonexistent/ca.crt": no such file',
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const { code, err } = await healthcheck(args);
+    assertEquals(code, EXIT.usage, args.join(" "));
+    assertEquals(err, [flagProblemLines("healthcheck", [message]).join("\n")]);
+  }
 });

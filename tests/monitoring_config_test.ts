@@ -197,3 +197,30 @@ Deno.test("stack - a generated Grafana password is kept owner-only and reused", 
   });
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("monitoring - the commented scrape settings for a protected exporter pass promtool once uncommented", async () => {
+  const text = await Deno.readTextFile(`${root}config/prometheus.yml`);
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => l.trim() === "# scheme: https");
+  assert(start > 0, "no commented scheme: https");
+  let end = start;
+  while (end < lines.length && lines[end]!.trim().startsWith("#")) end++;
+  const uncommented = lines.map((l, i) =>
+    i >= start && i < end && !/^\s*#\s*$/.test(l) ? l.replace(/^(\s*)# /, "$1") : l
+  );
+  const dir = await Deno.makeTempDir({ prefix: "pose_protected_prometheus_" });
+  try {
+    await Deno.copyFile(`${root}config/alerts.yml`, `${dir}/alerts.yml`);
+    await Deno.writeTextFile(`${dir}/prometheus.yml`, uncommented.join("\n"));
+    const config: Doc = parseYaml(uncommented.join("\n"));
+    const job = config.scrape_configs.find((j: Doc) => j.job_name === "pose-exporter");
+    assertEquals(job.scheme, "https");
+    assertEquals(job.basic_auth.username, "prometheus");
+    await Deno.writeTextFile(`${dir}/${job.basic_auth.password_file}`, "secret\n");
+    await Deno.writeTextFile(`${dir}/${job.tls_config.ca_file}`, "");
+    const check = await run("promtool", ["check", "config", `${dir}/prometheus.yml`]);
+    assertEquals(check.code, 0, check.output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -46,3 +46,41 @@ Deno.test("ReloadAction - a streams step past its deadline fails one reload; lat
   ]);
   assertEquals(metrics.reloadFailures.value(0), 2);
 });
+
+Deno.test("ReloadAction - reloads coalesce: while one runs at most one more waits, whoever asks", async () => {
+  let syncs = 0;
+  let release: () => void = () => {};
+  const roster = {
+    sync: async () => {
+      syncs++;
+      if (syncs === 1) await new Promise<void>((resolve) => (release = resolve));
+      return { added: [], removed: [], restarted: [], unchanged: ["a"] };
+    },
+  } as unknown as StreamRoster;
+  const lines: Record<string, unknown>[] = [];
+  const reload = new ReloadAction({
+    specs: { sourcesFile: "sources.txt" } as unknown as StreamSpecs,
+    roster: () => roster,
+    results: () => null,
+    stopping: () => false,
+    metrics: new PoseMetrics([]),
+    log: new Logger({ format: "json", writer: { writeLine: (l) => lines.push(JSON.parse(l)) } }),
+  });
+  const first = reload.request("POST /-/reload");
+  await new Promise((r) => setTimeout(r, 0));
+  // 2000 more while the first runs: one more reload serves them all.
+  const flood = Array.from(
+    { length: 2000 },
+    (_, i) => reload.request(i % 2 === 0 ? "POST /-/reload" : "SIGHUP"),
+  );
+  assertEquals(syncs, 1);
+  release();
+  const outcomes = await Promise.all([first, ...flood]);
+  assert(outcomes.every((o) => o.ok), "every request got a reload's outcome");
+  assertEquals(syncs, 2, "two reloads for 2001 requests");
+  const reloaded = lines.filter((l) => l.msg === "reloaded");
+  assertEquals(reloaded.map((l) => l.coalesced), [undefined, 1999]);
+  // Later requests start a new reload again.
+  await reload.request("SIGHUP");
+  assertEquals(syncs, 3);
+});

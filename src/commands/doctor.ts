@@ -12,7 +12,13 @@ import {
 } from "../doctor/grafana_checks.ts";
 import { renderJson, renderText } from "../doctor/report.ts";
 import { EXIT } from "../exit_codes.ts";
-import { DEFAULT_EXPORTER_ORIGIN, exporterOriginFromEnv, LISTEN_ENV } from "./_exporter_url.ts";
+import {
+  DEFAULT_EXPORTER_ORIGIN,
+  exporterOriginFromEnv,
+  LISTEN_ENV,
+  WEB_CONFIG_ENV,
+} from "./_exporter_url.ts";
+import { type ExporterLogin, loginClient, readExporterLogin } from "./_exporter_login.ts";
 
 /** The flags of `pose-exporter doctor`. */
 export const DOCTOR_FLAGS = [
@@ -22,7 +28,25 @@ export const DOCTOR_FLAGS = [
     arg: "URL",
     default: DEFAULT_EXPORTER_ORIGIN,
     help: `the exporter; without it, where ${LISTEN_ENV} says it listens (a wildcard host ` +
-      "asked on loopback)",
+      `asked on loopback), over https when ${WEB_CONFIG_ENV}'s file turns TLS on`,
+  },
+  {
+    name: "exporter-user",
+    kind: "string",
+    arg: "NAME",
+    help: "log in to a protected exporter as this user (one of its basic_auth_users)",
+  },
+  {
+    name: "exporter-password-file",
+    kind: "string",
+    arg: "PATH",
+    help: "the exporter user's password, in a file (the web config holds only its hash)",
+  },
+  {
+    name: "exporter-ca-file",
+    kind: "string",
+    arg: "PATH",
+    help: "CA certificate(s), PEM, that verify an https exporter's certificate",
   },
   {
     name: "prometheus",
@@ -73,6 +97,7 @@ interface DoctorSettings {
   datasourceUid: string;
   dashboardUid: string;
   json: boolean;
+  login: ExporterLogin;
 }
 
 /** A base URL the checks add their paths to: without /metrics, ending in one slash. */
@@ -116,6 +141,19 @@ const DOCTOR: CommandSpec<(typeof DOCTOR_FLAGS)[number]["name"], DoctorSettings>
       datasourceUid: values.string("datasource-uid") ?? DEFAULT_DATASOURCE_UID,
       dashboardUid: values.string("dashboard-uid") ?? DEFAULT_DASHBOARD_UID,
       json: values.bool("json"),
+      login: readExporterLogin(
+        {
+          user: values.string("exporter-user"),
+          passwordFile: values.string("exporter-password-file"),
+          caFile: values.string("exporter-ca-file"),
+        },
+        {
+          user: "exporter-user",
+          passwordFile: "exporter-password-file",
+          caFile: "exporter-ca-file",
+        },
+        values.problems,
+      ),
     };
   },
 };
@@ -140,8 +178,19 @@ export async function doctorCommand(
 ): Promise<number> {
   const line = readCommandLine(DOCTOR, { args, env });
   if ("exitCode" in line) return line.exitCode;
-  const { json, ...options } = line.settings;
-  const results = await runDoctor({ ...options, grafanaAuth: grafanaAuthFromEnv(env) });
+  const { json, login, ...options } = line.settings;
+  const client = loginClient(login);
+  let results;
+  try {
+    results = await runDoctor({
+      ...options,
+      grafanaAuth: grafanaAuthFromEnv(env),
+      exporterHeaders: login.headers,
+      ...(client ? { exporterClient: client } : {}),
+    });
+  } finally {
+    client?.close();
+  }
   await write(Deno.stdout, json ? renderJson(results) : renderText(results));
   return results.some((r) => r.status === "fail") ? EXIT.failure : EXIT.ok;
 }

@@ -18,6 +18,10 @@ export interface DoctorOptions {
   grafanaAuth?: GrafanaAuth;
   /** Deadline of each request, ms. @default {3000} */
   timeoutMs?: number;
+  /** Headers sent to the exporter (its basic auth login). @default {{}} */
+  exporterHeaders?: Record<string, string>;
+  /** The client that trusts the exporter's CA. @default {fetch's own} */
+  exporterClient?: Deno.HttpClient;
   /** Grafana datasource uid. @default {"prometheus_ds"} */
   datasourceUid?: string;
   /** Grafana dashboard uid. @default {"pose-exporter"} */
@@ -47,6 +51,10 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
   const exporter = await checkExporter(options.exporter, {
     timeoutMs,
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+    ...(options.exporterHeaders
+      ? { headers: options.exporterHeaders, loggedIn: "authorization" in options.exporterHeaders }
+      : {}),
+    ...(options.exporterClient ? { client: options.exporterClient } : {}),
   });
   const prometheus = await checkPrometheus(options.prometheus, exporter.facts, {
     timeoutMs,

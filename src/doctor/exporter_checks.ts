@@ -45,6 +45,12 @@ export interface ExporterFacts {
 export interface ExporterCheckOptions {
   /** Deadline of each request. @default {3000} */
   timeoutMs?: number;
+  /** Headers sent to the exporter (its basic auth login). @default {{}} */
+  headers?: Record<string, string>;
+  /** The client that trusts the exporter's CA. @default {fetch's own} */
+  client?: Deno.HttpClient;
+  /** Whether doctor was given a login (for the fix of a 401). @default {false} */
+  loggedIn?: boolean;
   /** Where proc is mounted (tests point it at fixtures). @default {"/proc"} */
   procRoot?: string;
 }
@@ -150,9 +156,14 @@ export async function checkExporter(
     facts: { ...base, answered: false, readsGpu: null, metricsMs: null },
   });
 
-  const res = await probe(metricsUrl, { timeoutMs });
+  const send = {
+    timeoutMs,
+    headers: options.headers ?? {},
+    ...(options.client ? { client: options.client } : {}),
+  };
+  const res = await probe(metricsUrl, send);
   if (res.kind === "error") {
-    const listening = sockets !== null && sockets.length > 0
+    const listening = sockets !== null && sockets.length > 0 && !res.reason.startsWith("TLS")
       ? ` (a socket listens on ${
         sockets.map((s) => hostPort(s.address, s.port)).join(", ")
       }, but did not answer)`
@@ -162,9 +173,26 @@ export async function checkExporter(
       `${metricsUrl}: ${res.reason}${listening}`,
       res.reason === "connection refused" || res.reason === "host not found"
         ? `start the exporter (deno task start, or ./pose-exporter --listen 0.0.0.0:${port}), or give --exporter the address it listens on`
+        : res.reason.startsWith("TLS mismatch")
+        ? url.protocol === "https:"
+          ? `the exporter serves plain HTTP: give --exporter as http://${url.host}`
+          : `the exporter serves HTTPS (--web-config-file with tls_server_config): give --exporter as https://${url.host} and --exporter-ca-file`
+        : res.reason.startsWith("TLS")
+        ? "give --exporter-ca-file the CA that signed the exporter's certificate, and --exporter a host name the certificate names"
         : `the exporter does not answer in ${timeoutMs} ms: see its log; a busy host may need a larger --timeout-ms`,
     ));
     return notAnswered("the exporter did not answer");
+  }
+  if (res.status === 401) {
+    results.push(fail(
+      "exporter metrics",
+      `${metricsUrl} answered HTTP 401: the exporter asks for a login (basic_auth_users in its --web-config-file)` +
+        (options.loggedIn ? ", and the user or password given is wrong" : ""),
+      options.loggedIn
+        ? "check --exporter-user and the password in --exporter-password-file against the web config's basic_auth_users"
+        : "give doctor --exporter-user and --exporter-password-file (and --exporter-ca-file for https)",
+    ));
+    return notAnswered("/metrics asks for a login");
   }
   if (res.status !== 200) {
     results.push(fail(
@@ -222,7 +250,7 @@ export async function checkExporter(
     ));
   }
 
-  const ready = await probe(new URL("readyz", url).href, { timeoutMs });
+  const ready = await probe(new URL("readyz", url).href, send);
   if (ready.kind === "answer" && ready.status === 200) {
     results.push(ok("exporter ready", "/readyz answered ready"));
   } else if (ready.kind === "answer" && ready.status === 503) {

@@ -8,6 +8,8 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Request headers (credentials). @default {{}} */
   headers?: Record<string, string>;
+  /** The client to send with (one that trusts a CA file). @default {fetch's own} */
+  client?: Deno.HttpClient;
 }
 
 /** What a GET brought: an answer with any status, or a failure to get one. */
@@ -41,6 +43,13 @@ export function describeFetchError(err: unknown, timeoutMs: number): string {
   if (/no route to host/i.test(message)) return "no route to host";
   if (/network is unreachable/i.test(message)) return "network unreachable";
   if (/connection reset/i.test(message)) return "connection reset";
+  if (/invalid peer certificate|UnknownIssuer|NotValidForName|certificate/i.test(message)) {
+    const why = /invalid peer certificate: (\w+)/.exec(message)?.[1];
+    return `TLS: the certificate is not accepted${why ? ` (${why})` : ""}`;
+  }
+  if (/HTTP\/0\.9|invalid HTTP version|InvalidContentType|corrupt message/i.test(message)) {
+    return "TLS mismatch (https asked of a plain HTTP server, or http of a TLS one)";
+  }
   const last = messages[messages.length - 1] ?? message;
   return last.split("\n")[0] ?? last;
 }
@@ -71,6 +80,7 @@ export async function probe(url: string, options: ProbeOptions = {}): Promise<Pr
       headers: options.headers ?? {},
       signal: controller.signal,
       redirect: "manual",
+      ...(options.client ? { client: options.client } : {}),
     });
     const text = await res.text();
     return { kind: "answer", status: res.status, text, ms: performance.now() - start };

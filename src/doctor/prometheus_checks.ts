@@ -167,7 +167,13 @@ function downFix(t: ActiveTarget, exporter: ExporterFacts, kind: string): string
     case "not_found":
       return `pose-exporter serves /metrics: set metrics_path: /metrics (or leave it out) in job ${t.job}`;
     case "tls":
-      return `pose-exporter serves plain HTTP: set scheme: http in job ${t.job}`;
+      return t.scrapeUrl.startsWith("https:")
+        ? `the exporter serves plain HTTP: set scheme: http in job ${t.job} (or give the exporter a --web-config-file with tls_server_config)`
+        : `the exporter serves HTTPS (its --web-config-file has tls_server_config): set scheme: https and tls_config.ca_file in job ${t.job} (config/prometheus.yml shows them) and reload Prometheus`;
+    case "tls_untrusted":
+      return `set tls_config.ca_file in job ${t.job} to the CA that signed the exporter's certificate, and tls_config.server_name to a name the certificate holds when the target is an address, then reload Prometheus`;
+    case "unauthorized":
+      return `the exporter asks for a login (basic_auth_users in its --web-config-file): set basic_auth (username, password_file) in job ${t.job}'s scrape config (config/prometheus.yml shows it) and reload Prometheus`;
     case "http_status":
       return `${at} answers, but not as pose-exporter: check that the target names the exporter's address`;
     default:

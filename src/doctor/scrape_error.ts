@@ -6,8 +6,10 @@ export type ScrapeErrorKind =
   | "no_such_host"
   | "timeout"
   | "not_found"
+  | "unauthorized"
   | "http_status"
   | "tls"
+  | "tls_untrusted"
   | "other";
 
 /** A scrape error, classified. */
@@ -42,13 +44,26 @@ export function classifyScrapeError(lastError: string): ScrapeError {
   }
   const status = /server returned HTTP status (\d+)(?: ([^\n]*))?/.exec(lastError);
   if (status) {
-    const kind = status[1] === "404" ? "not_found" : "http_status";
+    const kind = status[1] === "404"
+      ? "not_found"
+      : status[1] === "401"
+      ? "unauthorized"
+      : "http_status";
     return { kind, cause: `HTTP ${status[1]}${status[2] ? ` ${status[2]}` : ""}` };
   }
-  if (/HTTP response to HTTPS client|tls:|x509:/i.test(lastError)) {
+  if (/x509:|certificate signed by unknown authority|certificate is valid for/i.test(lastError)) {
+    return {
+      kind: "tls_untrusted",
+      cause:
+        "TLS: the exporter's certificate is not trusted (unknown CA, or not valid for the name scraped)",
+    };
+  }
+  if (
+    /HTTP response to HTTPS client|tls:|malformed HTTP response/i.test(lastError)
+  ) {
     return {
       kind: "tls",
-      cause: "TLS mismatch (https scrape of an http server, or a bad certificate)",
+      cause: "TLS mismatch (https scrape of an http server, or http scrape of the TLS port)",
     };
   }
   return { kind: "other", cause: lastError.split("\n")[0] ?? lastError };

@@ -1,6 +1,7 @@
-// The exporter's public HTTP front: takes the TCP connections, bounds them (a limit, deadlines for
-// headers, bodies and idleness, an accept loop that survives running out of file descriptors) and
-// relays each whole request to the exporter's Deno.serve server on a Unix socket.
+// The exporter's public HTTP front: takes the TCP (or TLS) connections, bounds them (a limit,
+// deadlines for handshakes, headers, bodies and idleness, an accept loop that survives running out
+// of file descriptors) and relays each whole request to the exporter's Deno.serve server on a Unix
+// socket. A new certificate is taken by reopening the listener; connections held stay.
 
 import type { Logger } from "../log.ts";
 import type { HttpCloseReason } from "../metrics/definitions.ts";
@@ -16,10 +17,18 @@ export interface HttpFrontMetrics {
   acceptError(): void;
 }
 
+/** A certificate chain and its key, PEM: the front serves HTTPS with them. */
+export interface FrontTls {
+  cert: string;
+  key: string;
+}
+
 /** Options of {@linkcode HttpFront.listen}. */
 export interface HttpFrontOptions {
   hostname: string;
   port: number;
+  /** Serve HTTPS with this certificate; absent or null: plain HTTP. */
+  tls?: FrontTls | null;
   /** The Unix socket of the server that answers the requests. */
   backendPath: string;
   /** Connections held at once; more are answered 503 and closed at once. */
@@ -97,6 +106,7 @@ class Relay {
 export class HttpFront {
   readonly addr: Deno.NetAddr;
   #listener: Deno.Listener;
+  #tls: FrontTls | null;
   #options: HttpFrontOptions;
   #now: () => number;
   #relays = new Set<Relay>();
@@ -104,24 +114,35 @@ export class HttpFront {
   #accepting: Promise<void>;
   #closing = false;
   #lastAcceptLog = -Infinity;
+  #restarting: Promise<unknown> = Promise.resolve();
 
   private constructor(listener: Deno.Listener, options: HttpFrontOptions) {
     this.#listener = listener;
+    this.#tls = options.tls ?? null;
     this.addr = listener.addr as Deno.NetAddr;
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
-    this.#accepting = this.#acceptLoop();
+    this.#accepting = this.#acceptLoop(listener);
+  }
+
+  /** Opens the listener: TLS when `tls` is given. */
+  static #open(hostname: string, port: number, tls: FrontTls | null): Deno.Listener {
+    return tls === null
+      ? Deno.listen({ hostname, port })
+      : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
   }
 
   /**
-   * Listens on `hostname:port`.
+   * Listens on `hostname:port`, over TLS when `options.tls` is given.
    *
-   * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen`
+   * @throws {Deno.errors.AddrInUse} and the other errors of `Deno.listen` and `Deno.listenTls`
    */
   static listen(options: HttpFrontOptions): HttpFront {
-    const listener = Deno.listen({ hostname: options.hostname, port: options.port });
-    return new HttpFront(listener, options);
+    return new HttpFront(
+      HttpFront.#open(options.hostname, options.port, options.tls ?? null),
+      options,
+    );
   }
 
   /** Connections held now. */
@@ -129,15 +150,74 @@ export class HttpFront {
     return this.#relays.size;
   }
 
-  async #acceptLoop(): Promise<void> {
+  /** Whether the listener serves TLS. */
+  get tls(): boolean {
+    return this.#tls !== null;
+  }
+
+  /**
+   * Reopens the listener on the same address with another certificate (or none: plain HTTP),
+   * without touching the connections held. The port is closed from the old listener's close to
+   * the new one's bind. A new listener that cannot be opened leaves the old settings in place.
+   *
+   * @param tls the certificate and key to serve, or null for plain HTTP
+   * @returns how long the port was closed, ms
+   * @throws {Error} the new listener's error, once the old one is listening again
+   */
+  restart(tls: FrontTls | null): Promise<number> {
+    const run = this.#restarting.then(() => this.#restart(tls));
+    this.#restarting = run.catch(() => {});
+    return run;
+  }
+
+  async #restart(tls: FrontTls | null): Promise<number> {
+    if (this.#closing) return 0;
+    const { hostname, port } = this.addr;
+    const closedAt = performance.now();
+    const old = this.#listener;
+    try {
+      old.close();
+    } catch { /* already closed */ }
+    // The accept in flight holds the socket until it has returned: only then is the port free.
+    await this.#accepting;
+    let listener: Deno.Listener;
+    let failure: unknown = null;
+    try {
+      listener = await HttpFront.#bind(hostname, port, tls);
+      this.#tls = tls;
+    } catch (err) {
+      failure = err;
+      listener = await HttpFront.#bind(hostname, port, this.#tls);
+    }
+    const closedMs = performance.now() - closedAt;
+    this.#listener = listener;
+    this.#accepting = this.#acceptLoop(listener);
+    if (failure !== null) throw failure;
+    return closedMs;
+  }
+
+  /** Binds, retrying a moment while the old socket is still being released. */
+  static async #bind(hostname: string, port: number, tls: FrontTls | null): Promise<Deno.Listener> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return HttpFront.#open(hostname, port, tls);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AddrInUse) || attempt >= 200) throw err;
+        await new Promise((r) => setTimeout(r, attempt < 20 ? 0 : 5));
+      }
+    }
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
     let pause = 10;
-    while (!this.#closing) {
+    while (!this.#closing && this.#listener === listener) {
       let conn: Deno.Conn;
       try {
-        conn = await this.#listener.accept();
+        conn = await listener.accept();
         pause = 10;
       } catch (err) {
-        if (this.#closing || err instanceof Deno.errors.BadResource) return;
+        if (this.#closing || this.#listener !== listener) return;
+        if (err instanceof Deno.errors.BadResource) return;
         this.#acceptFailed(err);
         await new Promise((r) => setTimeout(r, pause));
         pause = Math.min(pause * 2, 1000);
@@ -163,11 +243,15 @@ export class HttpFront {
     if (this.#relays.size >= o.maxConnections) {
       o.metrics?.closed("refused");
       const reply = shortResponse(503, "too many connections");
-      conn.write(reply).catch(() => {}).finally(() => {
+      const close = () => {
+        clearTimeout(timer);
         try {
           conn.close();
         } catch { /* already closed */ }
-      });
+      };
+      // Over TLS the write waits for a handshake: a client that never makes one is cut off.
+      const timer = setTimeout(close, 1000);
+      conn.write(reply).catch(() => {}).finally(close);
       return;
     }
     const relay = new Relay(conn, this.#now() + o.headerTimeoutMs);
@@ -200,6 +284,15 @@ export class HttpFront {
   /** Reads the client's requests and passes each whole head, then its body, to the server. */
   async #relay(relay: Relay): Promise<void> {
     const o = this.#options;
+    if ("handshake" in relay.client) {
+      // Within the head's deadline, as the sweep enforces; plain HTTP on the TLS port ends here.
+      try {
+        await (relay.client as Deno.TlsConn).handshake();
+      } catch {
+        if (!relay.closed) o.metrics?.closed("tls_handshake");
+        return;
+      }
+    }
     const framer = new RequestFramer();
     const buffer = new Uint8Array(16 * 1024);
     let pump: Promise<void> | null = null;
@@ -287,6 +380,7 @@ export class HttpFront {
     if (this.#closing) return;
     this.#closing = true;
     clearInterval(this.#sweeper);
+    await this.#restarting;
     try {
       this.#listener.close();
     } catch { /* already closed */ }

@@ -311,7 +311,7 @@ export const POSE_HTTP_CONNECTIONS_CLOSED_TOTAL = {
   name: "pose_http_connections_closed_total",
   type: "counter",
   help: "HTTP connections the exporter closed on its own, by reason (refused over the limit, " +
-    "headers or body too slow, idle, malformed request)",
+    "headers or body too slow, idle, malformed request, failed TLS handshake)",
   labels: ["reason"],
 } as const satisfies MetricDefinition;
 
@@ -320,6 +320,42 @@ export const POSE_HTTP_ACCEPT_ERRORS_TOTAL = {
   name: "pose_http_accept_errors_total",
   type: "counter",
   help: "Failures to accept an HTTP connection (e.g. too many open files); accepting goes on",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Requests the web guard answered itself, by reason (no login, a foreign Host, over the rate). */
+export const POSE_HTTP_REQUESTS_REJECTED_TOTAL = {
+  name: "pose_http_requests_rejected_total",
+  type: "counter",
+  help: "HTTP requests refused before any endpoint saw them, by reason (unauthorized: missing or " +
+    "wrong login, 401; host_not_allowed: a browser's Host or Origin names another site, 403; " +
+    "rate_limited: over the web config's rate_limit or too many logins waiting, 429)",
+  labels: ["reason"],
+} as const satisfies MetricDefinition;
+
+/** Whether the --web-config-file in force is the file's current content. */
+export const POSE_WEB_CONFIG_RELOAD_SUCCESS = {
+  name: "pose_web_config_reload_success",
+  type: "gauge",
+  help: "1 when the last read of --web-config-file (and its certificate) succeeded, 0 when it " +
+    "failed and the previous configuration is kept",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Reads of the web config file that failed and changed nothing. */
+export const POSE_WEB_CONFIG_RELOAD_FAILURES_TOTAL = {
+  name: "pose_web_config_reload_failures_total",
+  type: "counter",
+  help: "Changes of --web-config-file (or its certificate) refused as invalid; the previous " +
+    "configuration stays in force",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** When the served TLS certificate expires. */
+export const POSE_HTTP_TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS = {
+  name: "pose_http_tls_certificate_expiry_timestamp_seconds",
+  type: "gauge",
+  help: "Unix time at which the TLS certificate being served expires (absent without TLS)",
   labels: [],
 } as const satisfies MetricDefinition;
 
@@ -363,6 +399,10 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_HTTP_CONNECTIONS_OPEN,
   POSE_HTTP_CONNECTIONS_CLOSED_TOTAL,
   POSE_HTTP_ACCEPT_ERRORS_TOTAL,
+  POSE_HTTP_REQUESTS_REJECTED_TOTAL,
+  POSE_WEB_CONFIG_RELOAD_SUCCESS,
+  POSE_WEB_CONFIG_RELOAD_FAILURES_TOTAL,
+  POSE_HTTP_TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
 ];
 
 /** Every metric name, for tests and callers that enumerate what the exporter adds. */
@@ -375,10 +415,17 @@ export const HTTP_CLOSE_REASONS = [
   "body_timeout",
   "idle_timeout",
   "bad_request",
+  "tls_handshake",
 ] as const;
 
 /** A reason the HTTP front closes a connection. */
 export type HttpCloseReason = typeof HTTP_CLOSE_REASONS[number];
+
+/** Why the web guard refuses a request, each initialised to zero. */
+export const HTTP_REJECT_REASONS = ["unauthorized", "host_not_allowed", "rate_limited"] as const;
+
+/** A reason the web guard refuses a request. */
+export type HttpRejectReason = typeof HTTP_REJECT_REASONS[number];
 
 /** Reasons a frame is dropped, each initialised to zero per stream. */
 export const DROP_REASONS = ["queue_full", "inference_error", "shutdown"] as const;

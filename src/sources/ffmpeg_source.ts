@@ -13,7 +13,7 @@ import { classifyNvdecFailure } from "./nvdec_probe.ts";
 import { FramePool } from "./frame_pool.ts";
 import type { StreamLifecycle } from "./stream_lifecycle.ts";
 import type { StreamDownReason } from "../metrics/definitions.ts";
-import type { FfmpegSourceSpec } from "./source_uri.ts";
+import { type FfmpegSourceSpec, redactSourceText, redactUri } from "./source_uri.ts";
 
 /** The ffmpeg settings every ffmpeg source shares (the source factory's options extend them). */
 export interface FfmpegSettings {
@@ -165,15 +165,18 @@ export class FfmpegSource implements FrameSource {
     const o = this.#options;
     let failuresInARow = 0;
     while (!this.#stopped) {
-      o.lifecycle.starting({ uri: o.spec.uri });
+      // The URI as shown: its credentials never reach a log line, a page or a message.
+      o.lifecycle.starting({ uri: redactUri(o.spec.uri) });
       const outcome = await this.#attempt(sink);
       if (this.#stopped) return;
       if (outcome.kind === "finished") {
         o.lifecycle.finished(this.frames);
         return;
       }
-      o.lifecycle.down(outcome.reason, outcome.detail);
-      this.#fallBackIfNvdecFailed(outcome.detail);
+      // ffmpeg and ffprobe quote the URI (with its password) in their errors.
+      const detail = redactSourceText(outcome.detail, o.spec.uri);
+      o.lifecycle.down(outcome.reason, detail);
+      this.#fallBackIfNvdecFailed(detail);
       if (outcome.final) return;
       failuresInARow = outcome.delivered ? 1 : failuresInARow + 1;
       const delay = backoffDelay(failuresInARow, o.retryInitialMs ?? 1000, o.retryMaxMs);

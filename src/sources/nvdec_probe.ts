@@ -7,7 +7,7 @@ import {
   FILTERS_ARGS,
   HWACCELS_ARGS,
 } from "./ffmpeg_command.ts";
-import type { FfmpegSourceSpec, SourceSpec } from "./source_uri.ts";
+import { type FfmpegSourceSpec, redactSourceText, type SourceSpec } from "./source_uri.ts";
 import type { DecodeChoice, Decoder } from "./decode.ts";
 
 /** Where one stream is decoded, and why (logged as `decoder=` and `reason=`). */
@@ -432,14 +432,23 @@ export class DecoderChooser {
   async #streamCheck(spec: FfmpegSourceSpec): Promise<StreamCheck> {
     const o = this.#options;
     const size = { width: o.width, height: o.height };
-    const gpu = await this.#run(
+    // ffmpeg quotes the URI, credentials included: what it says is shown with them replaced.
+    const run = async (args: string[]) => {
+      const ran = await this.#run(args);
+      return {
+        ...ran,
+        output: redactSourceText(ran.output, spec.uri),
+        stderr: redactSourceText(ran.stderr, spec.uri),
+      };
+    };
+    const gpu = await run(
       decodeCheckArgs(spec, { decoder: "nvdec", deviceId: o.deviceId, ...size }),
     );
     if (gpu.ok) return { kind: "verified" };
     const failure = classifyNvdecFailure(gpu.stderr, o.deviceId);
     if (failure) return { kind: "failed", failure };
     // No known NVDEC message: the source itself may be unreadable now (a camera that is down).
-    const cpu = await this.#run(decodeCheckArgs(spec, { decoder: "cpu", ...size }));
+    const cpu = await run(decodeCheckArgs(spec, { decoder: "cpu", ...size }));
     if (!cpu.ok) return { kind: "unreadable", detail: lastLine(cpu.stderr, "failed") };
     return {
       kind: "failed",

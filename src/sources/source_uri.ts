@@ -78,9 +78,112 @@ export function splitSourceArg(value: string): { id: string | null; uri: string 
 /** The longest `[ID=]URI` taken: longer is refused, never logged whole. */
 export const MAX_SOURCE_LENGTH = 4096;
 
-/** A source text as messages quote it: JSON, cut to 80 characters. */
+/** A source text as messages quote it: credentials redacted, JSON, cut to 80 characters. */
 export function quoteSource(text: string): string {
-  return text.length <= 80 ? JSON.stringify(text) : `${JSON.stringify(text.slice(0, 80))}…`;
+  const shown = redactSecrets(text);
+  return shown.length <= 80 ? JSON.stringify(shown) : `${JSON.stringify(shown.slice(0, 80))}…`;
+}
+
+/** What a secret is replaced with wherever a source is shown. */
+export const REDACTED = "***";
+
+/**
+ * Query parameter names whose values are secrets, matched anywhere in the name and in any case
+ * (`password`, `token`, `api_key`, `X-Amz-Signature`, `auth`, `sig`, `session`, ...).
+ */
+const SECRET_PARAMETER = /pass|pwd|secret|token|key|auth|sig|credential|session|jwt|cookie/i;
+
+/** `scheme://USERINFO@` in any text; USERINFO runs to the last `@` before the host's end. */
+const USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'<>]*(?:@[^\s/?#@"'<>]*)*)@/gi;
+
+/**
+ * `?name=value` or `&name=value` (also `;`) in any text; the value runs to `&`, `#`, `;`, a space,
+ * a quote, or a colon that ends it (`...?token=x: Connection refused`).
+ */
+const QUERY_PARAMETER = /([?&;])([^=&#\s"'<>?]+)=((?:[^&#\s"'<>;:]|:(?!\s|$))*)/g;
+
+/**
+ * Replaces the credentials that any URL in `text` carries: the password of its user info
+ * (`rtsp://admin:S3cret@cam/stream` -> `rtsp://admin:***@cam/stream`) and the values of its
+ * secret-looking query parameters (`?token=abc` -> `?token=***`). Text without them is returned
+ * as it is.
+ *
+ * @example
+ * ```ts
+ * redactSecrets("rtsp://admin:S3cret@cam/stream: Connection refused");
+ * // "rtsp://admin:***@cam/stream: Connection refused"
+ * ```
+ *
+ * @param text any text: a URI, a log field, ffmpeg's stderr
+ * @returns the text with the secrets replaced by {@linkcode REDACTED}
+ */
+export function redactSecrets(text: string): string {
+  if (!text.includes("@") && !text.includes("=")) return text;
+  return text
+    .replace(USER_INFO, (_all, scheme: string, info: string) => {
+      const colon = info.indexOf(":");
+      return colon < 0 ? `${scheme}${info}@` : `${scheme}${info.slice(0, colon)}:${REDACTED}@`;
+    })
+    .replace(
+      QUERY_PARAMETER,
+      (all, sep: string, name: string, value: string) =>
+        value !== "" && value !== REDACTED && SECRET_PARAMETER.test(name)
+          ? `${sep}${name}=${REDACTED}`
+          : all,
+    );
+}
+
+/** The secrets of a source URI: its password and secret query values, as written and decoded. */
+function secretsOf(uri: string): string[] {
+  const secrets = new Set<string>();
+  const add = (value: string) => {
+    secrets.add(value);
+    try {
+      secrets.add(decodeURIComponent(value));
+    } catch {
+      // not percent-encoded text
+    }
+  };
+  for (const match of uri.matchAll(USER_INFO)) {
+    const info = match[2]!;
+    const colon = info.indexOf(":");
+    if (colon >= 0) add(info.slice(colon + 1));
+  }
+  for (const match of uri.matchAll(QUERY_PARAMETER)) {
+    if (match[3] !== "" && SECRET_PARAMETER.test(match[2]!)) add(match[3]!);
+  }
+  // Short values would replace ordinary words; in a URL the patterns above still catch them.
+  return [...secrets].filter((s) => s.length >= 4).sort((a, b) => b.length - a.length);
+}
+
+/**
+ * A source URI as logs, pages, labels and messages show it: {@linkcode redactSecrets} of it.
+ *
+ * @example
+ * ```ts
+ * redactUri("rtsp://admin:S3cret@10.0.0.5/stream1"); // "rtsp://admin:***@10.0.0.5/stream1"
+ * ```
+ *
+ * @param uri the URI as the user wrote it
+ * @returns the URI with its credentials replaced
+ */
+export function redactUri(uri: string): string {
+  return redactSecrets(uri);
+}
+
+/**
+ * Text that quotes a source's tools (ffmpeg's or ffprobe's stderr, an error message) with the
+ * source's credentials replaced: every URL's as {@linkcode redactSecrets} does, and any other
+ * place the URI's password or secret values appear, as written or percent-decoded.
+ *
+ * @param text the text to show
+ * @param uri the source URI whose secrets it may quote
+ * @returns the text with the secrets replaced by {@linkcode REDACTED}
+ */
+export function redactSourceText(text: string, uri: string): string {
+  let shown = redactSecrets(text);
+  for (const secret of secretsOf(uri)) shown = shown.replaceAll(secret, REDACTED);
+  return shown;
 }
 
 /** One `[ID=]URI` text and where it was written (a flag, a file line), for messages. */
@@ -148,7 +251,9 @@ export function parseSourceUri(id: string, uri: string): SourceSpec {
       const match = /^burst=(\d+(?:\.\d+)?)s@(\d+(?:\.\d+)?)$/.exec(query);
       if (!match) {
         throw new Error(
-          `unknown parameter ${JSON.stringify(query)}: synthetic takes ?burst=SECONDSs@FPS`,
+          `unknown parameter ${
+            JSON.stringify(redactSecrets(`?${query}`).slice(1))
+          }: synthetic takes ?burst=SECONDSs@FPS`,
         );
       }
       burst = { seconds: Number(match[1]), fps: Number(match[2]) };
@@ -207,7 +312,9 @@ export function parseSourceUri(id: string, uri: string): SourceSpec {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
   if (scheme || uri === "") {
     throw new Error(
-      `unsupported URI ${JSON.stringify(uri)}: use a file path, file://, rtsp(s)://, http(s)://, ` +
+      `unsupported URI ${
+        JSON.stringify(redactUri(uri))
+      }: use a file path, file://, rtsp(s)://, http(s)://, ` +
         `v4l2:/dev/videoN, testsrc[:WxH][@FPS] or synthetic[:WxH][@FPS][?burst=Ns@FPS]`,
     );
   }

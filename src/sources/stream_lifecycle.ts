@@ -4,6 +4,14 @@ import type { Logger } from "../log.ts";
 import type { StreamDownReason } from "../metrics/definitions.ts";
 import type { PoseMetrics } from "../metrics/pose_metrics.ts";
 import type { Decoder } from "./decode.ts";
+import { redactSecrets } from "./source_uri.ts";
+
+/** Log fields with any URL credentials in their values replaced (a second guard: sources redact). */
+function shown(fields: Record<string, string | number>): Record<string, string | number> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([k, v]) => [k, typeof v === "string" ? redactSecrets(v) : v]),
+  );
+}
 
 /** Where a stream is in its lifecycle. */
 export type StreamState = "starting" | "up" | "down" | "retrying" | "finished" | "stopped";
@@ -43,7 +51,7 @@ export class StreamLifecycle {
   starting(fields: Record<string, string | number> = {}): void {
     if (this.#state === "retrying") this.#metrics.streamRestarts.inc(this.stream);
     this.#state = "starting";
-    this.#log.info("stream starting", { stream_id: this.id, ...fields });
+    this.#log.info("stream starting", { stream_id: this.id, ...shown(fields) });
   }
 
   /** The first frame arrived. */
@@ -51,11 +59,12 @@ export class StreamLifecycle {
     if (this.#state === "up") return;
     this.#state = "up";
     this.#metrics.streamUp.set(this.stream, 1);
-    this.#log.info("stream up", { stream_id: this.id, ...fields });
+    this.#log.info("stream up", { stream_id: this.id, ...shown(fields) });
   }
 
-  /** The source failed or ended where it should not have. */
-  down(reason: StreamDownReason, detail: string): void {
+  /** The source failed or ended where it should not have; `detail` is shown with URL credentials replaced. */
+  down(reason: StreamDownReason, rawDetail: string): void {
+    const detail = redactSecrets(rawDetail);
     this.#state = "down";
     this.lastDown = { reason, detail };
     this.#metrics.streamUp.set(this.stream, 0);
@@ -80,7 +89,11 @@ export class StreamLifecycle {
   decoderChosen(decoder: Decoder, reason: string): void {
     this.decoder = decoder;
     this.#metrics.setDecoder({ index: this.stream, id: this.id }, decoder);
-    this.#log.info("stream decoder", { stream_id: this.id, decoder, reason });
+    this.#log.info("stream decoder", {
+      stream_id: this.id,
+      decoder,
+      reason: redactSecrets(reason),
+    });
   }
 
   /** The exporter is shutting down. */
