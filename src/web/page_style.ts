@@ -77,7 +77,7 @@ nav a:hover { color: var(--text); }
 }
 .tile[data-state="down"] canvas, .tile[data-state="retrying"] canvas,
 body[data-connection="lost"] .tile canvas { filter: grayscale(1) brightness(0.55); }
-.stats { display: grid; grid-template-columns: repeat(4, 1fr); margin: 0; padding: 0.55rem 0.8rem 0.7rem; gap: 0.5rem; }
+.stats { display: grid; grid-template-columns: repeat(4, auto); justify-content: space-between; margin: 0; padding: 0.55rem 0.8rem 0.7rem; gap: 0.5rem; }
 .stats div { min-width: 0; }
 .stats dt { font-size: 0.68rem; text-transform: uppercase; letter-spacing: 0.08em; color: var(--muted); }
 .stats dd { margin: 0.1rem 0 0; font-size: 1.05rem; font-variant-numeric: tabular-nums; font-weight: 550; white-space: nowrap; }
