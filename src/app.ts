@@ -71,7 +71,6 @@ function baseName(path: string): string {
 interface Running {
   pipeline: Pipeline;
   roster: StreamRoster;
-  loop: Promise<void>;
   display: StatusDisplay | null;
 }
 
@@ -291,8 +290,8 @@ class Exporter {
       specs: this.#reload.specs,
       model,
     });
-    const loop = pipeline.run();
-    this.#running = { pipeline, roster, loop, display: null };
+    void pipeline.run();
+    this.#running = { pipeline, roster, display: null };
     try {
       await roster.sync();
     } catch (err) {
@@ -371,7 +370,8 @@ class Exporter {
       const stuck = await running.roster.stopAll(sourcesDeadline);
       if (stuck.length > 0) abandoned.push(`sources ${stuck.join(",")}`);
       running.pipeline.stopIntake();
-      await inTime("batches in flight", running.loop);
+      // run() hands back the loop started above; it resolves once every batch is done.
+      await inTime("batches in flight", running.pipeline.run());
     }
     await inTime("GPU reader", this.#gpu.stop());
     const { jsonl, liveView } = this.#results;

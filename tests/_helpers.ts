@@ -124,3 +124,22 @@ export async function forceStop(exporter: ExporterProcess): Promise<void> {
   }
   await exporter.done;
 }
+
+/**
+ * Starts Debian's `prometheus` on 127.0.0.1:`port` with `dir/prometheus.yml`, its data in
+ * `dir/data` (relative paths in the config resolve against `dir`).
+ */
+export function spawnPrometheus(dir: string, port: number): Deno.ChildProcess {
+  return new Deno.Command("prometheus", {
+    args: [
+      `--config.file=${dir}/prometheus.yml`,
+      `--storage.tsdb.path=${dir}/data`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=error",
+    ],
+    cwd: dir,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}

@@ -2,7 +2,7 @@
 // htpasswd (Debian's apache2-utils), web config files, and a real Prometheus with one scrape job.
 
 import { stringify as stringifyYaml } from "yaml";
-import { freePort, pollUntil } from "./_helpers.ts";
+import { freePort, pollUntil, spawnPrometheus } from "./_helpers.ts";
 
 /** A CA and a server certificate it signed, in a folder. */
 export interface TlsFiles {
@@ -184,18 +184,7 @@ export class ScrapingPrometheus {
         })),
       }),
     );
-    const child = new Deno.Command("prometheus", {
-      args: [
-        `--config.file=${dir}/prometheus.yml`,
-        `--storage.tsdb.path=${dir}/data`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--log.level=error",
-      ],
-      cwd: dir,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnPrometheus(dir, port);
     const prometheus = new ScrapingPrometheus(dir, port, child);
     await pollUntil(`${prometheus.url}/-/ready`, (_, status) => status === 200, 30_000);
     return prometheus;

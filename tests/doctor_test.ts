@@ -3,7 +3,7 @@
 
 import { stringify as stringifyYaml } from "yaml";
 import { assert, assertEquals } from "./_assert.ts";
-import { freePort, pollUntil, ROOT, startExporter } from "./_helpers.ts";
+import { freePort, pollUntil, ROOT, spawnPrometheus, startExporter } from "./_helpers.ts";
 import { FakeGrafana } from "./fakes/fake_grafana.ts";
 import { buildDashboard, DATASOURCE } from "../scripts/gen_dashboard.ts";
 import type { CheckResult } from "../src/doctor/check_result.ts";
@@ -519,17 +519,7 @@ class TestPrometheus {
     await Deno.copyFile(new URL("config/alerts.yml", ROOT), `${dir}/alerts.yml`);
     const port = freePort();
     await Deno.writeTextFile(`${dir}/prometheus.yml`, TestPrometheus.#config(targets, withRules));
-    const child = new Deno.Command("prometheus", {
-      args: [
-        `--config.file=${dir}/prometheus.yml`,
-        `--storage.tsdb.path=${dir}/data`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--log.level=error",
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnPrometheus(dir, port);
     const prometheus = new TestPrometheus(dir, port, child);
     await pollUntil(`${prometheus.url}/-/ready`, (_, status) => status === 200, 30_000);
     await prometheus.#waitForTargets(targets);

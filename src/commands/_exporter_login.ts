@@ -1,6 +1,8 @@
 // How a command logs in to a protected exporter: a user and a password file for basic auth (the
 // web config file holds only hashes), and a CA file that verifies its certificate.
 
+import { readFailure } from "../host/read_failure.ts";
+
 /** What a command sends to a protected exporter. */
 export interface ExporterLogin {
   /** The `Authorization` header, or none. */
@@ -28,12 +30,7 @@ function readFile(path: string, flag: string, problems: string[]): string | null
   try {
     return Deno.readTextFileSync(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : (err as Error).message;
-    problems.push(`Invalid --${flag}: cannot read ${JSON.stringify(path)}: ${why}`);
+    problems.push(`Invalid --${flag}: cannot read ${JSON.stringify(path)}: ${readFailure(err)}`);
     return null;
   }
 }

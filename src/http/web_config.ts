@@ -4,6 +4,7 @@
 
 import { parse as parseYaml } from "yaml";
 import { X509Certificate } from "node:crypto";
+import { readFailure } from "../host/read_failure.ts";
 
 /** A certificate chain and its key, PEM, as the TLS listener takes them. */
 export interface TlsMaterial {
@@ -528,14 +529,9 @@ function readPart(
   try {
     return Deno.readTextFileSync(part.file);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : (err as Error).message;
     problems.add(
       `tls_server_config.${key}_file`,
-      `cannot read ${JSON.stringify(part.file)}: ${why}`,
+      `cannot read ${JSON.stringify(part.file)}: ${readFailure(err)}`,
     );
     return "";
   }
@@ -589,12 +585,9 @@ export function loadWebConfig(path: string): WebSettings {
   try {
     text = Deno.readTextFileSync(path);
   } catch (err) {
-    const why = err instanceof Deno.errors.NotFound
-      ? "no such file"
-      : err instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : (err as Error).message;
-    throw new WebConfigError(path, [`the file cannot be read: ${why}`], { cause: err });
+    throw new WebConfigError(path, [`the file cannot be read: ${readFailure(err)}`], {
+      cause: err,
+    });
   }
   const parsed = parseWebConfig(text, path);
   const files = [path];
