@@ -23,6 +23,11 @@ export interface Person {
   classId?: number;
   /** Class name from the model's metadata, for a model with several classes. */
   className?: string;
+  /**
+   * The person's track id in its stream (see `tracking/byte_tracker.ts`), set by the tracking
+   * stage when tracking is on and the person is tracked; qualified by the run id.
+   */
+  trackId?: number;
 }
 
 /** Options of every decoder; the defaults are Ultralytics' predict defaults. */
