@@ -14,7 +14,10 @@ import type { PreparedModel } from "./pose/model_prep.ts";
 import { loadModel, type ModelSession, openSession } from "./pose/session.ts";
 import { JsonlSink } from "./pipeline/jsonl_sink.ts";
 import { Pipeline } from "./pipeline/pipeline.ts";
+import { decodeThreshold, TrackStage } from "./pipeline/track_stage.ts";
+import { TrackMetrics } from "./metrics/track_metrics.ts";
 import { createSource } from "./sources/source_factory.ts";
+import { PipeReaders } from "./sources/pipe_readers.ts";
 import { SourcesFileError } from "./sources/sources_file.ts";
 import { GpuSupervisor } from "./gpu/gpu_supervisor.ts";
 import { StreamRoster } from "./streams/roster.ts";
@@ -22,6 +25,9 @@ import { assessReadiness, snapshotStreams } from "./streams/stream_snapshot.ts";
 import { describeStreamsError, StreamSpecs } from "./streams/stream_specs.ts";
 import { StatusDisplay } from "./terminal/status_display.ts";
 import { LiveView } from "./web/live_view.ts";
+import { MqttFileError, readMqttSecrets } from "./mqtt/mqtt_config.ts";
+import { MqttMetrics } from "./mqtt/mqtt_metrics.ts";
+import { MqttPublisher, MqttStartError } from "./mqtt/mqtt_publisher.ts";
 import { ReloadAction, type ReloadOutcome } from "./reload_action.ts";
 import { deadlineAfter, StopControl } from "./stop_control.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -72,6 +78,8 @@ interface Running {
   pipeline: Pipeline;
   roster: StreamRoster;
   display: StatusDisplay | null;
+  /** The tracking stage; null with --no-track. */
+  track: TrackStage | null;
 }
 
 /** The running exporter: its parts, started phase by phase, and its one stop path. */
@@ -89,6 +97,8 @@ class Exporter {
     liveView: null,
   };
   #running: Running | null = null;
+  /** Results and track events to MQTT (--mqtt-url); a sink, a stream and a track listener. */
+  #mqtt: MqttPublisher | null = null;
 
   constructor(config: Config, options: RunAppOptions) {
     this.#config = config;
@@ -157,6 +167,7 @@ class Exporter {
     let model: PreparedModel | null = null;
     const phases: [string, () => Promise<unknown>][] = [
       ["results file", () => this.#openResults()],
+      ["MQTT broker", () => this.#startMqtt()],
       [
         "source tools",
         () => specs.checkTools(wanted).catch((e) => Promise.reject(streamsStartError(e))),
@@ -235,11 +246,37 @@ class Exporter {
     });
   }
 
+  /** Connects to the MQTT broker (--mqtt-url); one that cannot be reached is retried meanwhile. */
+  async #startMqtt(): Promise<void> {
+    const config = this.#config.mqtt;
+    if (config.url === null) return;
+    try {
+      this.#mqtt = await MqttPublisher.start({
+        config,
+        secrets: readMqttSecrets(config),
+        metrics: new MqttMetrics(this.#metrics),
+        log: this.#options.log,
+        streams: () => this.#snapshot(),
+      });
+    } catch (err) {
+      if (err instanceof MqttFileError) {
+        throw new StartError(err.message, EXIT.usage, { cause: err });
+      }
+      if (err instanceof MqttStartError) {
+        throw new StartError(err.message, EXIT.failure, { cause: err });
+      }
+      throw err;
+    }
+  }
+
   /** Starts the model's session, which the GPU solver may rebuild. */
   async #startSession(model: PreparedModel): Promise<void> {
     const config = this.#config.model;
     const gpu = this.#gpu;
-    const session = await openSession(model, config, {
+    // With tracking on the decoder keeps persons down to --track-low; the tracking stage drops
+    // those under --score-threshold once tracked.
+    const scoreThreshold = decodeThreshold(config.scoreThreshold, this.#config.tracking);
+    const session = await openSession(model, { ...config, scoreThreshold }, {
       log: this.#options.log,
       onWarm: (shape) => gpu.onWarm(shape),
     });
@@ -268,6 +305,19 @@ class Exporter {
       })
       : null;
     this.#results.liveView = liveView;
+    let track: TrackStage | null = null;
+    if (config.tracking.enabled) {
+      const trackMetrics = new TrackMetrics();
+      for (const family of trackMetrics.families) this.#metrics.register(family);
+      track = new TrackStage({
+        tracking: config.tracking,
+        scoreThreshold: config.model.scoreThreshold,
+        metrics: trackMetrics,
+        log,
+      });
+      log.info("tracking persons", { run_id: track.runId });
+      if (this.#mqtt) track.addListener(this.#mqtt);
+    }
     let roster: StreamRoster | null = null;
     const pipeline = new Pipeline({
       runner,
@@ -276,22 +326,37 @@ class Exporter {
       batchTimeoutMs: config.pipeline.batchTimeoutMs,
       queueFrames: config.pipeline.queueFrames,
       streamId: (stream) => roster?.idOf(stream) ?? "",
-      sinks: [this.#results.jsonl, liveView].filter((s) => s !== null),
+      sinks: [this.#results.jsonl, liveView, this.#mqtt].filter((s) => s !== null),
       tap: liveView ?? undefined,
       onBatchShape: (shape) => this.#gpu.recordShape(shape),
+      track: track ?? undefined,
     });
-    const sourceOptions = { ...config.sources, width: model.width, height: model.height };
+    const sourceOptions = {
+      ...config.sources,
+      width: model.width,
+      height: model.height,
+      // ffmpeg's frames are read in reader threads into fixed slots per stream (a full queue
+      // and two full batches in flight), off the event loop, where FFI to the C library works.
+      readers: PipeReaders.available() ? new PipeReaders() : undefined,
+      frameSlots: 3 * config.pipeline.queueFrames + 2,
+    };
     roster = new StreamRoster({
       sink: pipeline.intake,
       metrics: this.#metrics,
       log,
       createSource: (stream) => createSource(stream, sourceOptions),
-      listeners: [this.#metrics, pipeline, ...(liveView ? [liveView] : [])],
+      listeners: [
+        this.#metrics,
+        pipeline,
+        ...(liveView ? [liveView] : []),
+        ...(track ? [track] : []),
+        ...(this.#mqtt ? [this.#mqtt] : []),
+      ],
       specs: this.#reload.specs,
       model,
     });
     void pipeline.run();
-    this.#running = { pipeline, roster, display: null };
+    this.#running = { pipeline, roster, display: null, track };
     try {
       await roster.sync();
     } catch (err) {
@@ -372,6 +437,8 @@ class Exporter {
       running.pipeline.stopIntake();
       // run() hands back the loop started above; it resolves once every batch is done.
       await inTime("batches in flight", running.pipeline.run());
+      // Every track still open ends now; its event reaches the listeners.
+      running.track?.stop();
     }
     await inTime("GPU reader", this.#gpu.stop());
     const { jsonl, liveView } = this.#results;
@@ -380,6 +447,7 @@ class Exporter {
       if (jsonl.abandoned > 0) abandoned.push(`${jsonl.abandoned} result lines not yet written`);
     }
     await liveView?.close();
+    await this.#mqtt?.close(deadline);
     if (this.#server) await inTime("HTTP server", this.#server.shutdown());
     const runner = this.#session?.runner;
     if (runner) await inTime("inference session", runner.release().catch(() => {}));

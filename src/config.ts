@@ -13,6 +13,8 @@ import type { SourcesConfig } from "./sources/sources_config.ts";
 import type { ModelConfig } from "./pose/session.ts";
 import { parseInputSize } from "./pose/input_size.ts";
 import type { GpuConfig } from "./gpu/gpu_supervisor.ts";
+import { MQTT_FLAGS, type MqttConfig, resolveMqttConfig } from "./mqtt/mqtt_config.ts";
+import type { TrackingConfig } from "./pipeline/track_stage.ts";
 import {
   quoteSource,
   resolveSourceArgs,
@@ -28,6 +30,8 @@ export type { ProviderChoice } from "./pose/provider.ts";
 export type { SourcesConfig } from "./sources/sources_config.ts";
 export type { ModelConfig } from "./pose/session.ts";
 export type { GpuConfig } from "./gpu/gpu_supervisor.ts";
+export type { MqttConfig } from "./mqtt/mqtt_config.ts";
+export type { TrackingConfig } from "./pipeline/track_stage.ts";
 
 /** When to draw the live per-stream status block. */
 export type StatusMode = "auto" | "on" | "off";
@@ -95,9 +99,13 @@ export interface Config {
   sources: SourcesConfig;
   model: ModelConfig;
   pipeline: PipelineConfig;
+  /** Person tracking (`--track*`). */
+  tracking: TrackingConfig;
   gpu: GpuConfig;
   web: WebConfig;
   run: RunConfig;
+  /** Results and track events to an MQTT broker (`--mqtt-*`). */
+  mqtt: MqttConfig;
   help: boolean;
   version: boolean;
   /** What is not wrong enough to stop, to log once the logger is up (unknown variables). */
@@ -484,6 +492,68 @@ export const FLAGS: readonly FlagSpec[] = [
       "(Ultralytics' max_nms)",
   },
   {
+    name: "track",
+    kind: "boolean",
+    help: "give each person a track id per stream, ByteTrack (the default)",
+  },
+  { name: "no-track", kind: "boolean", help: "do not track persons (no track_id, no pose_track*)" },
+  {
+    name: "track-high",
+    kind: "number",
+    arg: "P",
+    default: "0.25",
+    min: 0,
+    max: 1,
+    help: "tracking: detections from this score are matched first (ByteTrack's track_high_thresh)",
+  },
+  {
+    name: "track-low",
+    kind: "number",
+    arg: "P",
+    default: "0.1",
+    min: 0,
+    max: 1,
+    help: "tracking: lowest score handed to the tracker, matched second (track_low_thresh); " +
+      "results still show only persons above --score-threshold",
+  },
+  {
+    name: "track-new",
+    kind: "number",
+    arg: "P",
+    default: "0.25",
+    min: 0,
+    max: 1,
+    help: "tracking: lowest score of an unmatched detection that starts a track (new_track_thresh)",
+  },
+  {
+    name: "track-match",
+    kind: "number",
+    arg: "COST",
+    default: "0.8",
+    min: 0,
+    max: 1,
+    help: "tracking: largest cost (1 - IoU x score) of a first match (match_thresh)",
+  },
+  {
+    name: "track-buffer-s",
+    kind: "number",
+    arg: "SECONDS",
+    default: "1",
+    min: 0,
+    max: 3600,
+    help: "tracking: how long a lost person's track waits to be found again (track_buffer: 30 " +
+      "frames at 30 fps)",
+  },
+  {
+    name: "track-keypoint-weight",
+    kind: "number",
+    arg: "W",
+    default: "0",
+    min: 0,
+    max: 1,
+    help: "tracking: weight of the keypoint similarity (OKS) in the match cost, 0 = boxes only",
+  },
+  {
     name: "fps-window-s",
     kind: "integer",
     arg: "SECONDS",
@@ -534,6 +604,7 @@ export const FLAGS: readonly FlagSpec[] = [
     max: 3600,
     help: "interval of status log lines when there is no live status",
   },
+  ...MQTT_FLAGS,
   HELP_FLAG,
   { name: "version", kind: "boolean", help: "print the version and exit" },
 ];
@@ -714,6 +785,9 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
   if (r.bool("realtime") && r.bool("no-realtime")) {
     problems.push("Flags --realtime and --no-realtime contradict each other: give one");
   }
+  if (r.bool("track") && r.bool("no-track")) {
+    problems.push("Flags --track and --no-track contradict each other: give one");
+  }
   const ffmpegPath = r.string("ffmpeg") ?? "ffmpeg";
   const deviceId = r.required("device");
   const ms = (name: string) => Math.round(r.required(name) * 1000);
@@ -745,6 +819,15 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       iouThreshold: r.required("iou-threshold"),
       maxDetections: r.required("max-detections"),
       maxCandidates: r.required("max-candidates"),
+    },
+    tracking: {
+      enabled: !r.bool("no-track"),
+      highThreshold: r.required("track-high"),
+      lowThreshold: r.required("track-low"),
+      newTrackThreshold: r.required("track-new"),
+      matchThreshold: r.required("track-match"),
+      lostTrackBufferMs: ms("track-buffer-s"),
+      keypointWeight: r.required("track-keypoint-weight"),
     },
     pipeline: {
       batchTimeoutMs: r.required("batch-timeout-ms"),
@@ -786,6 +869,7 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       status: r.choice("status"),
       statusIntervalMs: ms("status-interval-s"),
     },
+    mqtt: resolveMqttConfig(r),
     help,
     version,
     warnings: unknownVariables(env).map(({ name, closest }) =>
@@ -793,6 +877,12 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       (closest === null ? "" : ` (did you mean ${closest}?)`)
     ),
   };
+  if (config.tracking.lowThreshold > config.tracking.highThreshold) {
+    problems.push(
+      `Invalid --track-low: ${config.tracking.lowThreshold} is above --track-high ` +
+        `${config.tracking.highThreshold}`,
+    );
+  }
   if (
     !help && !version && config.sources.sources.length === 0 &&
     config.sources.sourcesFile === null && problems.length === 0

@@ -19,6 +19,9 @@ import {
   WEB_CONFIG_ENV,
 } from "./_exporter_url.ts";
 import { type ExporterLogin, loginClient, readExporterLogin } from "./_exporter_login.ts";
+import { checkMqtt, type MqttCheckOptions } from "../doctor/mqtt_checks.ts";
+import { MqttFileError, readMqttSecrets } from "../mqtt/mqtt_config.ts";
+import { type MqttUrl, MqttUrlError, parseMqttUrl } from "../mqtt/mqtt_url.ts";
 
 /** The flags of `pose-exporter doctor`. */
 export const DOCTOR_FLAGS = [
@@ -84,6 +87,32 @@ export const DOCTOR_FLAGS = [
     default: DEFAULT_DASHBOARD_UID,
     help: "the provisioned dashboard",
   },
+  {
+    name: "mqtt",
+    kind: "string",
+    arg: "URL",
+    help: "also check this MQTT broker (the exporter's --mqtt-url): reachable, login accepted, " +
+      "publish and receive under --mqtt-topic-prefix",
+  },
+  {
+    name: "mqtt-password-file",
+    kind: "string",
+    arg: "PATH",
+    help: "the MQTT user's password, the file's first line",
+  },
+  {
+    name: "mqtt-ca-file",
+    kind: "string",
+    arg: "PATH",
+    help: "CA certificate(s), PEM, that verify an mqtts broker",
+  },
+  {
+    name: "mqtt-topic-prefix",
+    kind: "string",
+    arg: "PREFIX",
+    default: "pose-exporter",
+    help: "the exporter's topic prefix",
+  },
   { name: "json", kind: "boolean", help: "print the results as one JSON document" },
   HELP_FLAG,
 ] as const satisfies readonly FlagSpec[];
@@ -98,6 +127,29 @@ interface DoctorSettings {
   dashboardUid: string;
   json: boolean;
   login: ExporterLogin;
+  /** The MQTT broker to check, or null. */
+  mqtt: { url: MqttUrl; options: MqttCheckOptions } | null;
+}
+
+/** The broker of `doctor --mqtt`, its password and CA read; each problem added to `problems`. */
+function readMqttTarget(
+  flags: { url: string | null; passwordFile: string | null; caFile: string | null; prefix: string },
+  problems: string[],
+): DoctorSettings["mqtt"] {
+  if (flags.url === null) return null;
+  try {
+    const url = parseMqttUrl(flags.url);
+    const secrets = readMqttSecrets({
+      url,
+      passwordFile: flags.passwordFile,
+      caFile: flags.caFile,
+    });
+    return { url, options: { password: secrets.password, ca: secrets.ca, prefix: flags.prefix } };
+  } catch (err) {
+    if (!(err instanceof MqttUrlError) && !(err instanceof MqttFileError)) throw err;
+    problems.push(err.message);
+    return null;
+  }
 }
 
 /** A base URL the checks add their paths to: without /metrics, ending in one slash. */
@@ -154,6 +206,12 @@ const DOCTOR: CommandSpec<(typeof DOCTOR_FLAGS)[number]["name"], DoctorSettings>
         },
         values.problems,
       ),
+      mqtt: readMqttTarget({
+        url: values.string("mqtt"),
+        passwordFile: values.string("mqtt-password-file"),
+        caFile: values.string("mqtt-ca-file"),
+        prefix: values.string("mqtt-topic-prefix") ?? "pose-exporter",
+      }, values.problems),
     };
   },
 };
@@ -178,7 +236,7 @@ export async function doctorCommand(
 ): Promise<number> {
   const line = readCommandLine(DOCTOR, { args, env });
   if ("exitCode" in line) return line.exitCode;
-  const { json, login, ...options } = line.settings;
+  const { json, login, mqtt, ...options } = line.settings;
   const client = loginClient(login);
   let results;
   try {
@@ -190,6 +248,9 @@ export async function doctorCommand(
     });
   } finally {
     client?.close();
+  }
+  if (mqtt !== null) {
+    results.push(...await checkMqtt(mqtt.url, { ...mqtt.options, timeoutMs: options.timeoutMs }));
   }
   await write(Deno.stdout, json ? renderJson(results) : renderText(results));
   return results.some((r) => r.status === "fail") ? EXIT.failure : EXIT.ok;

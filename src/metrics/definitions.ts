@@ -246,7 +246,7 @@ export const POSE_STAGE_LATENCY_SECONDS = {
   name: "pose_stage_latency_seconds",
   type: "histogram",
   help: "Seconds a frame spends in each pipeline stage (source, queue, handoff, inference, " +
-    "postprocess, sink), all streams together",
+    "postprocess, sink, track), all streams together",
   labels: ["stage"],
 } as const satisfies MetricDefinition;
 
@@ -359,6 +359,66 @@ export const POSE_HTTP_TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS = {
   labels: [],
 } as const satisfies MetricDefinition;
 
+/** Confirmed tracks of a stream in view now (people tracked in its last frame). */
+export const POSE_TRACKS_ACTIVE = {
+  name: "pose_tracks_active",
+  type: "gauge",
+  help: "Person tracks of the stream matched in its last frame (people in view now)",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** Tracks that got an id, per stream. */
+export const POSE_TRACKS_STARTED_TOTAL = {
+  name: "pose_tracks_started_total",
+  type: "counter",
+  help: "Person tracks that got an id (a person came into view), per stream",
+  labels: ["stream_id"],
+} as const satisfies MetricDefinition;
+
+/** How long ended tracks lasted, all streams together. */
+export const POSE_TRACK_DURATION_SECONDS = {
+  name: "pose_track_duration_seconds",
+  type: "histogram",
+  help: "Seconds from a person's first to last detection, per ended track, all streams together",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** MQTT messages by topic kind and outcome: sent + dropped + failed = produced. */
+export const POSE_MQTT_MESSAGES_TOTAL = {
+  name: "pose_mqtt_messages_total",
+  type: "counter",
+  help: "MQTT messages produced, by topic kind and outcome (sent: taken by the broker, or " +
+    "written for QoS 0; dropped: the oldest beyond the queue bound while the broker was away " +
+    "or slow; failed: refused or lost with the connection)",
+  labels: ["topic_kind", "outcome"],
+} as const satisfies MetricDefinition;
+
+/** Whether the exporter is connected to its MQTT broker. */
+export const POSE_MQTT_CONNECTED = {
+  name: "pose_mqtt_connected",
+  type: "gauge",
+  help: "1 while the exporter is connected to its MQTT broker, else 0",
+  labels: [],
+} as const satisfies MetricDefinition;
+
+/** Failed connection attempts to the MQTT broker, by reason. */
+export const POSE_MQTT_CONNECT_FAILURES_TOTAL = {
+  name: "pose_mqtt_connect_failures_total",
+  type: "counter",
+  help: "Failed connection attempts to the MQTT broker, by reason (unreachable, " +
+    "not_authorized: login refused, tls: certificate not trusted, other)",
+  labels: ["reason"],
+} as const satisfies MetricDefinition;
+
+/** Bytes of MQTT messages waiting for the broker (queued and in flight). */
+export const POSE_MQTT_QUEUE_BYTES = {
+  name: "pose_mqtt_queue_bytes",
+  type: "gauge",
+  help: "Bytes of MQTT messages waiting for the broker, queued or in flight " +
+    "(bounded by --mqtt-queue-mib)",
+  labels: [],
+} as const satisfies MetricDefinition;
+
 /** Every metric this module defines, in exposition order. */
 export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_FPS,
@@ -403,6 +463,13 @@ export const METRIC_DEFINITIONS: readonly MetricDefinition[] = [
   POSE_WEB_CONFIG_RELOAD_SUCCESS,
   POSE_WEB_CONFIG_RELOAD_FAILURES_TOTAL,
   POSE_HTTP_TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
+  POSE_TRACKS_ACTIVE,
+  POSE_TRACKS_STARTED_TOTAL,
+  POSE_TRACK_DURATION_SECONDS,
+  POSE_MQTT_MESSAGES_TOTAL,
+  POSE_MQTT_CONNECTED,
+  POSE_MQTT_CONNECT_FAILURES_TOTAL,
+  POSE_MQTT_QUEUE_BYTES,
 ];
 
 /** Every metric name, for tests and callers that enumerate what the exporter adds. */
@@ -426,6 +493,29 @@ export const HTTP_REJECT_REASONS = ["unauthorized", "host_not_allowed", "rate_li
 
 /** A reason the web guard refuses a request. */
 export type HttpRejectReason = typeof HTTP_REJECT_REASONS[number];
+
+/** The kinds of MQTT topic (`topic_kind`), each initialised to zero. */
+export const MQTT_TOPIC_KINDS = ["available", "state", "tracks", "poses"] as const;
+
+/** A kind of MQTT topic. */
+export type MqttTopicKind = typeof MQTT_TOPIC_KINDS[number];
+
+/** What became of an MQTT message, each initialised to zero. */
+export const MQTT_OUTCOMES = ["sent", "dropped", "failed"] as const;
+
+/** What became of an MQTT message. */
+export type MqttOutcome = typeof MQTT_OUTCOMES[number];
+
+/** Why a connection attempt to the MQTT broker failed, each initialised to zero. */
+export const MQTT_CONNECT_FAILURE_REASONS = [
+  "unreachable",
+  "not_authorized",
+  "tls",
+  "other",
+] as const;
+
+/** Why a connection attempt to the MQTT broker failed. */
+export type MqttConnectFailureReason = typeof MQTT_CONNECT_FAILURE_REASONS[number];
 
 /** Reasons a frame is dropped, each initialised to zero per stream. */
 export const DROP_REASONS = ["queue_full", "inference_error", "shutdown"] as const;
@@ -496,6 +586,7 @@ export const PIPELINE_STAGES = [
   "postprocess",
   "source",
   "sink",
+  "track",
 ] as const;
 
 /** A stage of the pipeline. */
@@ -521,3 +612,20 @@ export const STAGE_BUCKETS_SECONDS = [
 
 /** Quantiles of pose_latency_ms. */
 export const LATENCY_QUANTILES = [0.5, 0.9, 0.99];
+
+/** Buckets of pose_track_duration_seconds: from a second (a passer-by) to hours (a worker). */
+export const TRACK_DURATION_BUCKETS_SECONDS = [
+  1,
+  2,
+  5,
+  10,
+  30,
+  60,
+  120,
+  300,
+  600,
+  1800,
+  3600,
+  7200,
+  14400,
+];

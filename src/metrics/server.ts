@@ -1,9 +1,11 @@
-// The HTTP handler: /metrics (Prometheus text or OpenMetrics), /healthz, /readyz, /-/reload.
+// The HTTP handler: /metrics (Prometheus text or OpenMetrics, gzipped when asked), /healthz,
+// /readyz, /-/reload.
 
 import client from "prom-client";
 import type { Logger } from "../log.ts";
 import { POSE_SCRAPE_COLLECT_ERRORS_TOTAL } from "./definitions.ts";
 import type { IndexedMetric } from "./indexed_metrics.ts";
+import { acceptsGzip, GzipCache } from "./compression.ts";
 
 /** Whether the exporter is ready, and why not when it is not. */
 export interface Readiness {
@@ -24,10 +26,17 @@ export interface MetricsHandlerOptions {
   routes?: (request: Request) => Promise<Response | null>;
 }
 
-/** Renders a registry in either exposition format, one render at a time. */
+/**
+ * Renders a registry in either exposition format, one render at a time. Scrapes that arrive
+ * while a render of their format waits its turn share that render: it starts after they
+ * arrived, so none of them is answered with values older than its request, and a burst of
+ * scrapes costs at most two renders per format.
+ */
 export class MetricsRenderer {
   #registry: client.Registry;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The render of each format (text, OpenMetrics) queued and not started yet. */
+  #waiting: [Promise<string> | null, Promise<string> | null] = [null, null];
   #collectErrors: client.Counter;
   #log: Logger | undefined;
 
@@ -48,7 +57,11 @@ export class MetricsRenderer {
    * their own renderText, prom-client's (default and GPU metrics) through prom-client.
    */
   render(openMetrics: boolean): Promise<string> {
+    const slot = openMetrics ? 1 : 0;
+    const waiting = this.#waiting[slot];
+    if (waiting) return waiting;
     const result = this.#queue.then(async () => {
+      this.#waiting[slot] = null;
       const registry = this.#registry;
       // prom-client types setContentType for the text format only; it accepts both.
       registry.setContentType(
@@ -80,6 +93,7 @@ export class MetricsRenderer {
         registry.setContentType(client.Registry.PROMETHEUS_CONTENT_TYPE);
       }
     });
+    this.#waiting[slot] = result;
     this.#queue = result.catch(() => undefined);
     return result;
   }
@@ -116,7 +130,9 @@ const INDEX_PAGE = `<!doctype html><html><head><title>pose-exporter</title></hea
 /**
  * Builds the exporter's HTTP handler: `GET /metrics`, `GET /healthz`, `GET /readyz`, `GET /`,
  * `POST /-/reload` when `options.reload` is given, and `options.routes` first; other paths
- * answer 404 and other methods 405.
+ * answer 404 and other methods 405. `/metrics` is gzipped (`Content-Encoding: gzip`) when the
+ * request's `Accept-Encoding` allows it, as Prometheus' always does, and says `Vary:
+ * Accept-Encoding` either way.
  *
  * @example
  * ```ts
@@ -129,6 +145,7 @@ export function createMetricsHandler(
   options: MetricsHandlerOptions = {},
 ): (request: Request) => Promise<Response> {
   const renderer = new MetricsRenderer(registry, options.log);
+  const gzip = new GzipCache();
   const readiness = options.readiness ?? (() => ({ ready: true, reason: "" }));
   const routes = new Set(["/metrics", "/healthz", "/readyz", "/"]);
   return async (request: Request): Promise<Response> => {
@@ -166,14 +183,18 @@ export function createMetricsHandler(
     const openMetrics = wantsOpenMetrics(request.headers.get("accept"));
     try {
       const body = await renderer.render(openMetrics);
+      const headers: Record<string, string> = {
+        "content-type": openMetrics
+          ? client.Registry.OPENMETRICS_CONTENT_TYPE
+          : client.Registry.PROMETHEUS_CONTENT_TYPE,
+        "vary": "Accept-Encoding",
+      };
       // For HEAD too: the server sends the headers (content-length included) without the body.
-      return new Response(body, {
-        headers: {
-          "content-type": openMetrics
-            ? client.Registry.OPENMETRICS_CONTENT_TYPE
-            : client.Registry.PROMETHEUS_CONTENT_TYPE,
-        },
-      });
+      if (!acceptsGzip(request.headers.get("accept-encoding"))) {
+        return new Response(body, { headers });
+      }
+      headers["content-encoding"] = "gzip";
+      return new Response(gzip.gzip(body), { headers });
     } catch (err) {
       options.log?.error("metrics render failed", { error: String(err) });
       return new Response("metrics render failed\n", { status: 500 });

@@ -2,6 +2,7 @@
 
 import { grownArray, IndexedMetric, type LabelSet, type MetricValue } from "./indexed_metrics.ts";
 import type { MetricDefinition } from "./definitions.ts";
+import { selectRanks } from "./order_statistics.ts";
 
 /** Options of {@linkcode WindowSummary}. */
 export interface WindowSummaryOptions {
@@ -36,6 +37,12 @@ export class WindowSummary extends IndexedMetric {
   #sums: Float64Array;
   #counts: Float64Array;
   #scratch: Float64Array;
+  /** NaN samples the last #collectWindow left out of the scratch buffer. */
+  #nans = 0;
+  /** Indexes of `quantiles` in ascending order, and scratch for their ranks and values. */
+  #order: number[];
+  #ranks: Int32Array;
+  #picked: Float64Array;
   #quantileLabels: LabelSet[][];
 
   constructor(
@@ -56,6 +63,11 @@ export class WindowSummary extends IndexedMetric {
     this.#sums = new Float64Array(n);
     this.#counts = new Float64Array(n);
     this.#scratch = new Float64Array(this.capacity);
+    this.#order = this.quantiles.map((_, i) => i).sort((a, b) =>
+      this.quantiles[a]! - this.quantiles[b]!
+    );
+    this.#ranks = new Int32Array(this.quantiles.length);
+    this.#picked = new Float64Array(this.quantiles.length);
     this.#quantileLabels = labelSets.map((set) => this.#labelsOf(set));
   }
 
@@ -97,21 +109,62 @@ export class WindowSummary extends IndexedMetric {
    */
   quantile(series: number, q: number): number {
     const n = this.#collectWindow(series);
-    if (n === 0) return NaN;
-    const sorted = this.#scratch.subarray(0, n).sort();
-    return sorted[rankIndex(q, n)]!;
+    const total = n + this.#nans;
+    if (total === 0) return NaN;
+    const rank = rankIndex(q, total);
+    if (rank >= n) return NaN;
+    const out = new Float64Array(1);
+    selectRanks(this.#scratch, { n, ranks: [rank], out });
+    return out[0]!;
   }
 
-  /** Copies the window's samples of `series` into the scratch buffer; returns how many. */
+  /**
+   * Copies the window's samples of `series` into the scratch buffer, NaN left out and counted
+   * in #nans (a sort would put them last); returns how many others.
+   */
   #collectWindow(series: number): number {
     const since = this.#now() - this.windowMs;
     const base = series * this.capacity;
     const filled = this.#filled[series]!;
+    const samples = this.#samples;
+    const times = this.#times;
+    const scratch = this.#scratch;
     let n = 0;
+    let nans = 0;
     for (let i = 0; i < filled; i++) {
-      if (this.#times[base + i]! >= since) this.#scratch[n++] = this.#samples[base + i]!;
+      if (times[base + i]! >= since) {
+        const v = samples[base + i]!;
+        if (v !== v) nans++;
+        else scratch[n++] = v;
+      }
     }
+    this.#nans = nans;
     return n;
+  }
+
+  /**
+   * The quantiles of series `series` over the window into #picked, in the order of
+   * `quantiles`: exact nearest rank, as a sort of the window would read them, found by
+   * selection (linear time) instead of a sort (a scrape at 128 streams sorted 230 000 samples).
+   */
+  #windowQuantiles(series: number): void {
+    const n = this.#collectWindow(series);
+    const total = n + this.#nans;
+    const order = this.#order;
+    const ranks = this.#ranks;
+    const picked = this.#picked;
+    if (total === 0) {
+      picked.fill(NaN);
+      return;
+    }
+    let selectable = 0;
+    for (let i = 0; i < order.length; i++) {
+      const rank = rankIndex(this.quantiles[order[i]!]!, total);
+      if (rank < n) ranks[selectable++] = rank;
+    }
+    const values = new Float64Array(selectable);
+    selectRanks(this.#scratch, { n, ranks: ranks.subarray(0, selectable), out: values });
+    for (let i = 0; i < order.length; i++) picked[order[i]!] = i < selectable ? values[i]! : NaN;
   }
 
   values(): MetricValue[] {
@@ -119,12 +172,10 @@ export class WindowSummary extends IndexedMetric {
     for (let s = 0; s < this.labelSets.length; s++) {
       const set = this.labelSets[s];
       if (!set) continue;
-      const n = this.#collectWindow(s);
-      const sorted = this.#scratch.subarray(0, n).sort();
+      this.#windowQuantiles(s);
       const labels = this.#quantileLabels[s]!;
       for (let qi = 0; qi < this.quantiles.length; qi++) {
-        const value = n === 0 ? NaN : sorted[rankIndex(this.quantiles[qi]!, n)]!;
-        out.push({ value, labels: labels[qi]! });
+        out.push({ value: this.#picked[qi]!, labels: labels[qi]! });
       }
       out.push({ value: this.#sums[s]!, labels: set, metricName: `${this.definitionName}_sum` });
       out.push({

@@ -58,6 +58,11 @@ export class FrameMetrics {
     if (frame.readMs !== undefined) metrics.recordStage("source", frame.readMs / 1000);
   }
 
+  /** The tracking stage took `seconds` over one frame's result. */
+  tracked(seconds: number): void {
+    this.#metrics.recordStage("track" satisfies PipelineStage, seconds);
+  }
+
   /** The sinks took `seconds` over one frame's result. */
   sinks(seconds: number): void {
     this.#metrics.recordStage("sink" satisfies PipelineStage, seconds);

@@ -27,6 +27,12 @@ export interface JsonlSinkOptions {
 export interface JsonlPerson {
   box: number[];
   score: number;
+  /**
+   * Track id of the person in its stream (tracking on, the person tracked): unique per
+   * `stream_id` within a run; `(run_id, stream_id, track_id)` names one person across appended
+   * runs.
+   */
+  track_id?: number;
   /** Class index and name, for a model with several classes (Ultralytics' `class` and `name`). */
   class?: number;
   name?: string;
@@ -37,6 +43,8 @@ export interface JsonlPerson {
 /** One line of the results file. */
 export interface JsonlRecord {
   stream_id: string;
+  /** Run id of the exporter run whose tracker gave the `track_id`s (tracking on). */
+  run_id?: string;
   frame: number;
   /** Epoch milliseconds when the frame's pixels were read. */
   captured_at_ms: number;
@@ -52,12 +60,14 @@ const round3 = (v: number) => Math.round(v * 1000) / 1000;
 /**
  * Builds the JSONL record of a result: coordinates in source pixels, rounded to 0.01; each
  * person's keypoints as the model gives them ([x, y, v] or [x, y]); `class` and `name` for a
- * model with several classes.
+ * model with several classes; with tracking, the record's `run_id` and each tracked person's
+ * `track_id`.
  */
 export function toJsonlRecord(result: FrameResult): JsonlRecord {
   const origin = performance.timeOrigin;
   return {
     stream_id: result.streamId,
+    ...(result.runId === undefined ? {} : { run_id: result.runId }),
     frame: result.frame.seq,
     captured_at_ms: round3(origin + result.frame.capturedAt),
     decoded_at_ms: round3(origin + result.decodedAt),
@@ -70,11 +80,14 @@ export function toJsonlRecord(result: FrameResult): JsonlRecord {
         if (dims === 3) point.push(round3(p.keypoints[k + 2]!));
         keypoints.push(point);
       }
-      const person: JsonlPerson = { box: p.box.map(round2), score: round3(p.score), keypoints };
+      const person: JsonlPerson = p.trackId === undefined
+        ? { box: p.box.map(round2), score: round3(p.score), keypoints }
+        : { box: p.box.map(round2), score: round3(p.score), track_id: p.trackId, keypoints };
       if (p.classId !== undefined) {
         return {
           box: person.box,
           score: person.score,
+          ...(p.trackId === undefined ? {} : { track_id: p.trackId }),
           class: p.classId,
           name: p.className,
           keypoints,

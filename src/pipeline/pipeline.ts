@@ -10,7 +10,7 @@ import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
 import { Batcher } from "./batcher.ts";
 import { FrameMetrics } from "./frame_metrics.ts";
 import { type FrameTap, PoseProcessor } from "./processor.ts";
-import type { ResultSink } from "./result.ts";
+import type { FrameResult, ResultSink } from "./result.ts";
 
 /** Options of {@linkcode Pipeline}. */
 export interface PipelineOptions {
@@ -30,6 +30,8 @@ export interface PipelineOptions {
   tap?: FrameTap;
   /** Called after each model run with its batch shape (the GPU's working shape). */
   onBatchShape?: (shape: number) => void;
+  /** The tracking stage, run on each result before the metrics and sinks; none: no tracking. */
+  track?: { process(result: FrameResult): void };
 }
 
 /**
@@ -72,6 +74,7 @@ export class Pipeline implements StreamListener {
       log: options.log,
       tap: options.tap,
       onBatchShape: options.onBatchShape,
+      track: options.track,
     });
   }
 

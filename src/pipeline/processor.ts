@@ -31,6 +31,12 @@ export interface PoseProcessorParts {
   /** Sees each frame it wants just before the frame's result reaches the sinks. */
   tap?: FrameTap;
   /**
+   * Runs on each result, in frame order per stream, before the metrics and the sinks see it
+   * (the tracking stage: sets track ids, drops persons under the score threshold); its time is
+   * the `track` stage.
+   */
+  track?: { process(result: FrameResult): void };
+  /**
    * Batches in flight at once: with 2, the next batch is gathered and handed over while the
    * model runs the current one (a worker runner queues it). @default {2}
    */
@@ -76,7 +82,7 @@ export class PoseProcessor {
   }
 
   async #lane(): Promise<void> {
-    const { batcher, runner, sinks, metrics, streamId, tap } = this.#parts;
+    const { batcher, runner, sinks, metrics, streamId, tap, track } = this.#parts;
     while (true) {
       const batch = await batcher.nextBatch();
       if (!batch) return;
@@ -118,6 +124,11 @@ export class PoseProcessor {
           decodedAt,
           latencyMs: decodedAt - frame.capturedAt,
         };
+        if (track !== undefined) {
+          const trackStart = this.#now();
+          track.process(result);
+          metrics.tracked((this.#now() - trackStart) / 1000);
+        }
         stages.queue = (sentAt - frame.capturedAt) / 1000;
         metrics.decoded(result, stages);
         const sinkStart = this.#now();

@@ -13,6 +13,8 @@ export interface FrameResult {
   decodedAt: number;
   /** `decodedAt - frame.capturedAt`, in milliseconds. */
   latencyMs: number;
+  /** Run id that qualifies the persons' `trackId`s, set by the tracking stage. */
+  runId?: string;
 }
 
 /** A consumer of frame results: metrics, a JSONL file. */

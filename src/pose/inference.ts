@@ -1,7 +1,7 @@
 // Runs the prepared model on onnxruntime-node, CUDA or CPU, over batches padded to a few fixed shapes.
 
 import * as ort from "onnxruntime-node";
-import type { Frame } from "../sources/frame.ts";
+import { type Frame, LETTERBOX_GRAY } from "../sources/frame.ts";
 import type { Person, RawOutput } from "./decoder.ts";
 import { batchShapeFor } from "./batch_shapes.ts";
 import { ModelLoadError, type PreparedModel } from "./model_prep.ts";
@@ -69,16 +69,90 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
-/** Copies each frame's pixels into `buffer` one after the other; checks their size. */
+/** What a batch slot is filled from: a frame's pixels and the rows they hold. */
+export type FramePixels = Pick<Frame, "pixels" | "rows">;
+
+/**
+ * Checks that `frame`'s pixels fit a model input of `frameBytes` bytes (`rowBytes` per row).
+ *
+ * @throws {RangeError} naming the sizes when they do not
+ */
+export function checkFramePixels(frame: FramePixels, frameBytes: number, rowBytes: number): void {
+  const rows = frame.rows;
+  const expected = rows ? rows.height * rowBytes : frameBytes;
+  if (
+    frame.pixels.length !== expected ||
+    (rows !== undefined && (rows.top < 0 || (rows.top + rows.height) * rowBytes > frameBytes))
+  ) {
+    const what = rows ? ` for rows ${rows.top}..${rows.top + rows.height}` : "";
+    throw new RangeError(
+      `Cannot run a frame of ${frame.pixels.length} bytes${what}: the model takes ${frameBytes}`,
+    );
+  }
+}
+
+/**
+ * A batch input buffer whose slots are filled from frames: a whole letterboxed frame is copied
+ * as it is; a band of rows is copied into place, and the gray padding around it is written only
+ * when the slot last held another geometry (so it costs nothing frame after frame).
+ */
+export class BatchInput {
+  /** The batch's bytes: slots of `frameBytes`, one after the other. */
+  readonly buffer: Uint8Array;
+  readonly frameBytes: number;
+  readonly rowBytes: number;
+  /** Per slot, the band its padding was written for (top * 65536 + height + 1), or 0. */
+  readonly #bands: Int32Array;
+
+  constructor(buffer: Uint8Array, model: { width: number; height: number }) {
+    this.buffer = buffer;
+    this.rowBytes = model.width * 3;
+    this.frameBytes = this.rowBytes * model.height;
+    this.#bands = new Int32Array(Math.floor(buffer.length / this.frameBytes));
+  }
+
+  /**
+   * Fills slot `slot` from `frame` (checked).
+   *
+   * @throws {RangeError} when the frame's size does not fit the model input
+   */
+  place(slot: number, frame: FramePixels): void {
+    checkFramePixels(frame, this.frameBytes, this.rowBytes);
+    const start = slot * this.frameBytes;
+    const rows = frame.rows;
+    if (rows === undefined) {
+      this.buffer.set(frame.pixels, start);
+      this.#bands[slot] = 0;
+      return;
+    }
+    const bandStart = start + rows.top * this.rowBytes;
+    const bandEnd = bandStart + frame.pixels.length;
+    const band = rows.top * 65536 + rows.height + 1;
+    if (this.#bands[slot] !== band) {
+      this.buffer.fill(LETTERBOX_GRAY, start, bandStart);
+      this.buffer.fill(LETTERBOX_GRAY, bandEnd, start + this.frameBytes);
+      this.#bands[slot] = band;
+    }
+    this.buffer.set(frame.pixels, bandStart);
+  }
+}
+
+/** Copies each frame's pixels into `buffer` one after the other, padding bands; checks their size. */
 export function copyFrames(frames: readonly Frame[], buffer: Uint8Array, frameBytes: number): void {
   for (let i = 0; i < frames.length; i++) {
-    const pixels = frames[i]!.pixels;
-    if (pixels.length !== frameBytes) {
-      throw new RangeError(
-        `Cannot run a frame of ${pixels.length} bytes: the model takes ${frameBytes}`,
-      );
+    const frame = frames[i]!;
+    if (frame.rows === undefined) {
+      checkFramePixels(frame, frameBytes, 1);
+      buffer.set(frame.pixels, i * frameBytes);
+      continue;
     }
-    buffer.set(pixels, i * frameBytes);
+    const rowBytes = frame.pixels.length / frame.rows.height;
+    checkFramePixels(frame, frameBytes, rowBytes);
+    const start = i * frameBytes;
+    const bandStart = start + frame.rows.top * rowBytes;
+    buffer.fill(LETTERBOX_GRAY, start, bandStart);
+    buffer.set(frame.pixels, bandStart);
+    buffer.fill(LETTERBOX_GRAY, bandStart + frame.pixels.length, start + frameBytes);
   }
 }
 
@@ -109,7 +183,7 @@ export class OrtRunner {
   #session: ort.InferenceSession;
   #model: PreparedModel;
   #frameBytes: number;
-  #inputs: Map<number, { buffer: Uint8Array; tensor: ort.Tensor }>;
+  #inputs: Map<number, { input: BatchInput; tensor: ort.Tensor }>;
 
   constructor(
     session: ort.InferenceSession,
@@ -125,7 +199,7 @@ export class OrtRunner {
     this.#inputs = new Map(shapes.map((shape) => {
       const buffer = new Uint8Array(shape * this.#frameBytes);
       const tensor = new ort.Tensor("uint8", buffer, [shape, model.height, model.width, 3]);
-      return [shape, { buffer, tensor }];
+      return [shape, { input: new BatchInput(buffer, model), tensor }];
     }));
   }
 
@@ -138,8 +212,23 @@ export class OrtRunner {
   run(frames: readonly Frame[]): Promise<ModelOutput> {
     const shape = this.shapeFor(frames.length);
     const input = this.#inputs.get(shape)!;
-    copyFrames(frames, input.buffer, this.#frameBytes);
+    for (let i = 0; i < frames.length; i++) input.input.place(i, frames[i]!);
     return this.#runTensor(input.tensor, shape);
+  }
+
+  /**
+   * The input of batch shape `shape`, to fill slot by slot and then run with
+   * {@linkcode runInput} (the inference worker fills it from shared frame slots).
+   */
+  input(shape: number): BatchInput {
+    const input = this.#inputs.get(shape);
+    if (!input) throw new RangeError(`Cannot fill a batch of ${shape}: shapes are ${this.shapes}`);
+    return input.input;
+  }
+
+  /** Runs the input of shape `shape` as filled through {@linkcode input}. */
+  runInput(shape: number): Promise<ModelOutput> {
+    return this.#runTensor(this.#inputs.get(shape)!.tensor, shape);
   }
 
   /** Runs a batch already laid out in `buffer` (shape x H x W x 3 bytes), e.g. sent from another thread. */

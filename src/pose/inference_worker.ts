@@ -10,6 +10,31 @@ import type { WorkerInitOptions, WorkerReply, WorkerRequest } from "./worker_pro
 
 let runner: OrtRunner | null = null;
 let decoder: PoseDecoder | null = null;
+/** Shared memory the frames lie in (frame slots, synthetic cycles), by the main thread's id. */
+const shared = new Map<number, Uint8Array>();
+/** Runs one after the other: they fill the same input buffer of their shape. */
+let runs: Promise<void> = Promise.resolve();
+
+/** Fills the input of `request.shape` from the frames' memory and runs it. */
+function fillAndRun(request: Extract<WorkerRequest, { type: "run" }>) {
+  const r = runner!;
+  const input = r.input(request.shape);
+  const inline = request.buffer === null ? null : new Uint8Array(request.buffer);
+  const refs = request.refs;
+  for (let f = 0; f * 4 < refs.length; f++) {
+    const id = refs[f * 4]!;
+    const offset = refs[f * 4 + 1]!;
+    const length = refs[f * 4 + 2]!;
+    const top = refs[f * 4 + 3]!;
+    const memory = id === 0 ? inline : shared.get(id);
+    if (!memory) throw new Error(`Cannot run frame ${f}: its shared memory ${id} is unknown`);
+    input.place(f, {
+      pixels: memory.subarray(offset, offset + length),
+      rows: top < 0 ? undefined : { top, height: length / input.rowBytes },
+    });
+  }
+  return r.runInput(request.shape);
+}
 
 function reply(message: WorkerReply, transfer: Transferable[] = []): void {
   self.postMessage(message, transfer);
@@ -68,9 +93,23 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
         await runner!.warm(request.shape);
         reply({ type: "warmed", id: request.id });
         return;
+      case "share":
+        shared.set(request.id, new Uint8Array(request.buffer));
+        return;
+      case "forget":
+        shared.delete(request.id);
+        return;
       case "run": {
-        const input = new Uint8Array(request.buffer);
-        const output = await runner!.runBuffer(input, request.shape);
+        const previous = runs;
+        let done = () => {};
+        runs = new Promise((resolve) => (done = resolve));
+        await previous;
+        let output;
+        try {
+          output = await fillAndRun(request);
+        } finally {
+          done();
+        }
         // Decoding here keeps the large raw output off the main thread: only the poses travel.
         const decodeStart = performance.now();
         const persons = request.letterboxes.map((lb, f) => decoder!.decode(output.outputs, f, lb));
@@ -84,7 +123,7 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
             seconds: output.seconds,
             decodeSeconds: (performance.now() - decodeStart) / 1000,
           },
-          [request.buffer],
+          request.buffer ? [request.buffer] : [],
         );
         return;
       }
@@ -96,9 +135,10 @@ self.onmessage = async (event: MessageEvent<WorkerRequest>) => {
     }
   } catch (err) {
     if (request.type === "run") {
-      reply({ ...errorReply(request.id, err), input: request.buffer } as WorkerReply, [
-        request.buffer,
-      ]);
+      reply(
+        { ...errorReply(request.id, err), input: request.buffer } as WorkerReply,
+        request.buffer ? [request.buffer] : [],
+      );
     } else {
       reply(errorReply(request.id, err));
     }

@@ -27,7 +27,23 @@ export type WorkerRequest =
     options: WorkerInitOptions;
   }
   | { type: "warm"; id: number; shape: number }
-  | { type: "run"; id: number; shape: number; buffer: ArrayBuffer; letterboxes: Letterbox[] }
+  /** Memory the frames of later runs may lie in (frame slots, synthetic cycles), by id. */
+  | { type: "share"; id: number; buffer: SharedArrayBuffer }
+  /** Shared memory `id` is no longer used on the main thread. */
+  | { type: "forget"; id: number }
+  | {
+    type: "run";
+    id: number;
+    shape: number;
+    /**
+     * Four numbers per frame: the id of the shared memory it lies in (0: in `buffer`), its
+     * byte offset there, its length, and the first model row it holds (-1: the whole input).
+     */
+    refs: number[];
+    /** The pixels of the frames not in shared memory, one after the other (null when none). */
+    buffer: ArrayBuffer | null;
+    letterboxes: Letterbox[];
+  }
   | { type: "release"; id: number };
 
 /** What the inference worker answers. */
@@ -39,8 +55,8 @@ export type WorkerReply =
     id: number;
     /** The poses of each frame. */
     persons: Person[][];
-    /** The input buffer, handed back for reuse. */
-    input: ArrayBuffer;
+    /** The buffer of frames not in shared memory, handed back for reuse (null when none). */
+    input: ArrayBuffer | null;
     shape: number;
     /** Seconds the model run took. */
     seconds: number;
@@ -55,6 +71,6 @@ export type WorkerReply =
     message: string;
     /** The error's own fields (e.g. an UnknownModelLayoutError's path and shapes). */
     fields: Record<string, string | string[]>;
-    input?: ArrayBuffer;
+    input?: ArrayBuffer | null;
   }
   | { type: "log"; line: string };

@@ -3,7 +3,7 @@
 import type { Provider } from "./provider.ts";
 import { batchShapeFor } from "./batch_shapes.ts";
 import {
-  copyFrames,
+  checkFramePixels,
   type InferenceOutput,
   type InferenceRunner,
   type OrtRunnerOptions,
@@ -40,9 +40,11 @@ function rebuildError(
 }
 
 /**
- * Runs batches in an inference worker. Frames are copied into a pooled batch buffer that is
- * transferred (not copied) to the worker and back; the output comes back the same way. Up to
- * two batches may be in flight, so the next batch is gathered while the model runs.
+ * Runs batches in an inference worker. Frames whose pixels lie in a `SharedArrayBuffer` (the
+ * frame slots of the pipe readers, the synthetic cycles) go by reference: the worker copies
+ * them into its batch input, so the main thread copies no pixel. Other frames are copied into
+ * a pooled buffer that is transferred (not copied) to the worker and back. Only the poses come
+ * back. Up to two batches may be in flight, so the next batch is gathered while the model runs.
  */
 export class WorkerRunner implements InferenceRunner {
   readonly provider: Provider;
@@ -51,19 +53,33 @@ export class WorkerRunner implements InferenceRunner {
   #pending = new Map<number, Pending>();
   #nextId = 1;
   #frameBytes: number;
+  #rowBytes: number;
   #pools = new Map<number, ArrayBuffer[]>();
   #failed: Error | null = null;
+  /** Shared memory already sent to the worker, by id. */
+  #shared = new WeakMap<SharedArrayBuffer, number>();
+  #nextShared = 1;
+  /** Tells the worker to drop shared memory this thread no longer holds. */
+  #forget = new FinalizationRegistry<number>((id) => {
+    if (this.#failed) return;
+    try {
+      this.#worker.postMessage({ type: "forget", id } satisfies WorkerRequest);
+    } catch {
+      // the worker has ended
+    }
+  });
 
   private constructor(
     worker: Worker,
     provider: Provider,
     shapes: readonly number[],
-    frameBytes: number,
+    model: { width: number; height: number },
   ) {
     this.#worker = worker;
     this.provider = provider;
     this.shapes = shapes;
-    this.#frameBytes = frameBytes;
+    this.#rowBytes = model.width * 3;
+    this.#frameBytes = this.#rowBytes * model.height;
   }
 
   static async create(model: PreparedModel, options: WorkerRunnerOptions): Promise<WorkerRunner> {
@@ -125,7 +141,7 @@ export class WorkerRunner implements InferenceRunner {
         worker,
         ready.provider,
         options.shapes,
-        model.width * model.height * 3,
+        model,
       );
       instance.#nextId = id;
       return instance;
@@ -148,25 +164,59 @@ export class WorkerRunner implements InferenceRunner {
     });
   }
 
+  /** The id of shared memory `memory` in the worker, sent there the first time. */
+  #shareId(memory: SharedArrayBuffer): number {
+    let id = this.#shared.get(memory);
+    if (id === undefined) {
+      id = this.#nextShared++;
+      this.#shared.set(memory, id);
+      this.#forget.register(memory, id);
+      this.#worker.postMessage({ type: "share", id, buffer: memory } satisfies WorkerRequest);
+    }
+    return id;
+  }
+
   run(frames: readonly Frame[]): Promise<InferenceOutput> {
+    if (this.#failed) return Promise.reject(this.#failed);
     let shape: number;
-    let buffer: ArrayBuffer;
+    let buffer: ArrayBuffer | null = null;
+    const refs: number[] = new Array(frames.length * 4);
     try {
       shape = this.shapeFor(frames.length);
-      let pool = this.#pools.get(shape);
-      if (!pool) this.#pools.set(shape, pool = []);
-      buffer = pool.pop() ?? new ArrayBuffer(shape * this.#frameBytes);
-      copyFrames(frames, new Uint8Array(buffer), this.#frameBytes);
+      let inlineAt = 0;
+      for (let f = 0; f < frames.length; f++) {
+        const frame = frames[f]!;
+        const pixels = frame.pixels;
+        checkFramePixels(frame, this.#frameBytes, this.#rowBytes);
+        refs[f * 4 + 2] = pixels.length;
+        refs[f * 4 + 3] = frame.rows?.top ?? -1;
+        if (pixels.buffer instanceof SharedArrayBuffer) {
+          refs[f * 4] = this.#shareId(pixels.buffer);
+          refs[f * 4 + 1] = pixels.byteOffset;
+          continue;
+        }
+        if (buffer === null) {
+          let pool = this.#pools.get(shape);
+          if (!pool) this.#pools.set(shape, pool = []);
+          buffer = pool.pop() ?? new ArrayBuffer(shape * this.#frameBytes);
+        }
+        new Uint8Array(buffer, inlineAt, pixels.length).set(pixels);
+        refs[f * 4] = 0;
+        refs[f * 4 + 1] = inlineAt;
+        inlineAt += pixels.length;
+      }
     } catch (err) {
+      if (buffer !== null) this.#pools.get(this.shapeFor(frames.length))?.push(buffer);
       return Promise.reject(err);
     }
     const id = this.#nextId++;
     const letterboxes = frames.map((f) => f.letterbox);
-    return this.#ask({ type: "run", id, shape, buffer, letterboxes }, [buffer]).then((reply) => {
+    const request: WorkerRequest = { type: "run", id, shape, refs, buffer, letterboxes };
+    return this.#ask(request, buffer ? [buffer] : []).then((reply) => {
       if (reply.type !== "result") {
         throw new Error(`Inference worker answered ${reply.type} to run`);
       }
-      this.#pools.get(reply.shape)!.push(reply.input);
+      if (reply.input) this.#pools.get(reply.shape)!.push(reply.input);
       return {
         persons: reply.persons,
         shape: reply.shape,

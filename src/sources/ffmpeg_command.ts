@@ -82,6 +82,14 @@ export interface DecodeArgsOptions {
   decoder?: Decoder;
   /** The GPU that NVDEC decodes on, as a CUDA ordinal (`-hwaccel_device`). @default {0} */
   deviceId?: number;
+  /**
+   * Write only the picture's band of rows (full model width, padded left and right where the
+   * picture is narrower), not the whole letterboxed model input: the padding above and below
+   * never travels through the pipe. @default {false}
+   */
+  band?: boolean;
+  /** Where ffmpeg writes the frames: a FIFO's path, or its stdout. @default {"pipe:1"} */
+  output?: string;
 }
 
 /** ffmpeg input options that decode on NVDEC and keep the frames in GPU memory. */
@@ -166,6 +174,10 @@ export function decodeArgs(spec: FfmpegSourceSpec, options: DecodeArgsOptions): 
     padX: lb.padX,
     padY: lb.padY,
   };
+  if (options.band) {
+    geometry.height = geometry.scaledHeight;
+    geometry.padY = 0;
+  }
   const nvdec = options.decoder === "nvdec";
   // HTTP too: a recording served over HTTP would otherwise be read at download speed;
   // a live HTTP/HLS stream arrives at its own rate anyway.
@@ -181,7 +193,7 @@ export function decodeArgs(spec: FfmpegSourceSpec, options: DecodeArgsOptions): 
     "rgb24",
     "-f",
     "rawvideo",
-    "pipe:1",
+    ...(options.output === undefined ? ["pipe:1"] : ["-y", options.output]),
   ];
 }
 

@@ -3,14 +3,18 @@
 import {
   computeLetterbox,
   type Frame,
+  type FrameRows,
   type FrameSink,
   type FrameSource,
   type Letterbox,
+  pictureRows,
 } from "./frame.ts";
 import type { Decoder } from "./decode.ts";
 import { decodeArgs, parseProbe, probeArgs, type ProbedVideo } from "./ffmpeg_command.ts";
 import { classifyNvdecFailure } from "./nvdec_probe.ts";
 import { FramePool } from "./frame_pool.ts";
+import { FrameSlots } from "./frame_slots.ts";
+import type { PipeFrame, PipeReaders, PipeReading } from "./pipe_readers.ts";
 import type { StreamLifecycle } from "./stream_lifecycle.ts";
 import type { StreamDownReason } from "../metrics/definitions.ts";
 import { type FfmpegSourceSpec, redactSourceText, redactUri } from "./source_uri.ts";
@@ -30,6 +34,19 @@ export interface FfmpegSettings {
   stallTimeoutMs: number;
   /** Longest wait before a restart. */
   retryMaxMs: number;
+  /**
+   * Reader threads: when set, ffmpeg writes only the picture's band of rows to a FIFO that a
+   * reader thread reads into this source's frame slots (no pixel on the event loop). Without
+   * it, whole letterboxed frames are read from ffmpeg's stdout on the event loop.
+   * @default {undefined}
+   */
+  readers?: PipeReaders;
+  /**
+   * Frame slots per stream with `readers`: frames queued, batched and being read at once at
+   * most (3 x the queue's frames + 2 covers a full queue and two full batches in flight).
+   * When all are taken the reader waits, and ffmpeg with it. @default {14}
+   */
+  frameSlots?: number;
 }
 
 /** Options of {@linkcode FfmpegSource}. */
@@ -52,6 +69,16 @@ export interface FfmpegSourceOptions extends FfmpegSettings {
    */
   fallbackToCpu?: boolean;
   lifecycle: StreamLifecycle;
+}
+
+/** A stream's FIFO open in a reader thread, with the slots its frames go to. */
+interface OpenPipe {
+  reading: PipeReading;
+  slots: FrameSlots;
+  /** The model rows each frame holds. */
+  rows: FrameRows;
+  /** Where the reader's frames go (set by the read loop). */
+  handler: { onFrame: (frame: PipeFrame) => void };
 }
 
 /** Lines of ffmpeg's stderr kept for messages. */
@@ -102,6 +129,7 @@ export class FfmpegSource implements FrameSource {
   /** Frames delivered so far. */
   frames = 0;
   #decoder: Decoder;
+  #slots: FrameSlots | null = null;
 
   constructor(options: FfmpegSourceOptions) {
     this.id = options.spec.id;
@@ -123,6 +151,11 @@ export class FfmpegSource implements FrameSource {
   /** Buffers the source allocated (stays small: buffers are reused). */
   get buffersAllocated(): number {
     return this.#pool.allocated;
+  }
+
+  /** The frame slots of the reader-thread path (null before its first frame geometry is known). */
+  get slots(): FrameSlots | null {
+    return this.#slots;
   }
 
   start(sink: FrameSink): void {
@@ -253,6 +286,7 @@ export class FfmpegSource implements FrameSource {
       };
     }
     const letterbox = computeLetterbox(probed, { width: o.width, height: o.height });
+    const pipe = await this.#openPipe(letterbox);
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(o.ffmpegPath, {
@@ -264,12 +298,14 @@ export class FfmpegSource implements FrameSource {
           loop: o.loop,
           decoder: this.#decoder,
           deviceId: o.deviceId ?? 0,
+          ...(pipe ? { band: true, output: pipe.reading.path } : {}),
         }),
         stdin: "null",
-        stdout: "piped",
+        stdout: pipe ? "null" : "piped",
         stderr: "piped",
       }).spawn();
     } catch (err) {
+      await pipe?.reading.close();
       return {
         kind: "down",
         reason: "exited",
@@ -294,13 +330,10 @@ export class FfmpegSource implements FrameSource {
     }, Math.min(1000, o.stallTimeoutMs / 2));
     let delivered = 0;
     try {
-      delivered = await this.#readFrames(
-        child.stdout,
-        sink,
-        letterbox,
-        probed,
-        () => (lastFrameAt = performance.now()),
-      );
+      const onFrame = () => (lastFrameAt = performance.now());
+      delivered = pipe
+        ? await this.#readPipe(child, pipe, { sink, letterbox, probed, onFrame })
+        : await this.#readFrames(child.stdout, sink, letterbox, probed, onFrame);
     } finally {
       clearInterval(watchdog);
     }
@@ -356,6 +389,103 @@ export class FfmpegSource implements FrameSource {
       final: false,
       ...was,
     };
+  }
+
+  /**
+   * With reader threads: the stream's slots (made or remade for the band's size) and its FIFO,
+   * open in a reader thread. Null without reader threads, or when the FIFO cannot be had (this
+   * attempt then reads ffmpeg's stdout).
+   */
+  async #openPipe(letterbox: Letterbox): Promise<OpenPipe | null> {
+    const o = this.#options;
+    if (o.readers === undefined) return null;
+    const rows = pictureRows(letterbox, o);
+    const frameBytes = rows.height * o.width * 3;
+    const count = Math.max(2, o.frameSlots ?? 14);
+    if (this.#slots === null || this.#slots.slotBytes !== frameBytes) {
+      // Frames of an earlier geometry still in flight free their slots in the old set.
+      this.#slots = FrameSlots.create(count, frameBytes);
+    }
+    const slots = this.#slots;
+    // Until #readPipe takes over, a frame (there is none before ffmpeg starts) frees its slot.
+    const handler = { onFrame: (frame: PipeFrame) => slots.release(frame.slot) };
+    try {
+      const reading = await o.readers.attach({
+        slots,
+        frameBytes,
+        onFrame: (frame) => handler.onFrame(frame),
+      });
+      return { reading, slots, rows, handler };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Hands on the frames a reader thread reads from ffmpeg's FIFO until ffmpeg exits, then the
+   * frames left in the pipe. A file read without `realtime` is handed on only as fast as its
+   * frames are taken (the frames wait in their slots; with every slot taken, the reader waits).
+   */
+  async #readPipe(
+    child: Deno.ChildProcess,
+    pipe: OpenPipe,
+    parts: { sink: FrameSink; letterbox: Letterbox; probed: ProbedVideo; onFrame: () => void },
+  ): Promise<number> {
+    const o = this.#options;
+    const { sink, letterbox, probed } = parts;
+    const { slots, rows } = pipe;
+    const pull = o.spec.input === "file" && !o.realtime;
+    const waiting: Frame[] = [];
+    let pumping: Promise<void> | null = null;
+    let delivered = 0;
+    const pump = async () => {
+      while (waiting.length > 0 && !this.#stopped) {
+        await sink.waitForRoom(o.stream);
+        if (this.#stopped) break;
+        const frame = waiting.shift()!;
+        // As on stdout: a frame waiting for room is captured when it is handed on.
+        frame.capturedAt = performance.now();
+        sink.push(frame);
+      }
+      pumping = null;
+    };
+    pipe.handler.onFrame = (read) => {
+      if (this.#stopped) {
+        slots.release(read.slot);
+        return;
+      }
+      const frame: Frame = {
+        stream: o.stream,
+        seq: this.#seq++,
+        capturedAt: read.capturedAt,
+        readMs: read.readMs,
+        pixels: slots.view(read.slot),
+        rows,
+        letterbox,
+        release: slots.releaser(read.slot),
+      };
+      delivered++;
+      this.frames++;
+      parts.onFrame();
+      if (delivered === 1) {
+        o.lifecycle.up({ size: `${probed.width}x${probed.height}`, fps: probed.fps ?? "unknown" });
+      }
+      if (!pull) {
+        sink.push(frame);
+        return;
+      }
+      waiting.push(frame);
+      pumping ??= pump();
+    };
+    await child.status;
+    if (this.#stopped) {
+      await pipe.reading.close();
+    } else {
+      await pipe.reading.drain();
+      while (pumping !== null) await pumping;
+    }
+    for (const frame of waiting.splice(0)) frame.release?.();
+    return delivered;
   }
 
   async #readFrames(

@@ -14,7 +14,25 @@ export interface Letterbox {
   sourceHeight: number;
 }
 
-/** One frame of one stream, already letterboxed to the model's input size as RGB bytes. */
+/**
+ * The rows of the model input a frame's pixels hold, when they hold only some: the picture's
+ * band, full model width. The rows above and below are gray 114 letterbox padding, added where
+ * the batch is assembled (so it never travels through a pipe).
+ */
+export interface FrameRows {
+  /** The first model row the pixels hold. */
+  top: number;
+  /** How many model rows the pixels hold. */
+  height: number;
+}
+
+/** The padding value of the letterbox, as Ultralytics pads (gray 114 on every channel). */
+export const LETTERBOX_GRAY = 114;
+
+/**
+ * One frame of one stream as RGB bytes at the model's input width: letterboxed to the whole
+ * model input, or, with `rows`, only the band of rows that holds the picture.
+ */
 export interface Frame {
   /** Index of the stream in the configuration (label sets are indexed by it). */
   stream: number;
@@ -24,8 +42,14 @@ export interface Frame {
   capturedAt: number;
   /** Milliseconds the source spent reading (or making) this frame's pixels, when it knows. */
   readMs?: number;
-  /** H x W x 3 RGB bytes at the model's input size. Read-only for every stage. */
+  /**
+   * H x W x 3 RGB bytes at the model's input size (or `rows.height` x W x 3 with `rows`).
+   * Read-only for every stage. May be a view into a `SharedArrayBuffer` (frame slots shared
+   * with the reader and inference threads), valid until `release`.
+   */
   pixels: Uint8Array;
+  /** Set when `pixels` hold only these model rows (the picture's band). @default {all rows} */
+  rows?: FrameRows;
   /** How the source image maps into `pixels`. */
   letterbox: Letterbox;
   /**
@@ -71,4 +95,21 @@ export function computeLetterbox(
     sourceWidth: source.width,
     sourceHeight: source.height,
   };
+}
+
+/**
+ * The band of model rows that holds the picture of a letterboxed frame: from the top padding,
+ * the scaled picture's height (clamped to the model input).
+ *
+ * @param letterbox how the source image fits into the model input
+ * @param model the model input size
+ * @returns the rows the picture covers
+ */
+export function pictureRows(letterbox: Letterbox, model: { height: number }): FrameRows {
+  const top = Math.min(Math.max(0, letterbox.padY), model.height - 1);
+  const height = Math.max(
+    1,
+    Math.min(model.height - top, Math.round(letterbox.sourceHeight * letterbox.scale)),
+  );
+  return { top, height };
 }

@@ -5,6 +5,7 @@ import { type FfmpegSettings, FfmpegSource } from "./ffmpeg_source.ts";
 import type { DecoderChoice } from "./nvdec_probe.ts";
 import type { DecodeChoice } from "./decode.ts";
 import { SyntheticSource } from "./synthetic_source.ts";
+import { SceneSource } from "./scene_source.ts";
 import type { SourceSpec } from "./source_uri.ts";
 import type { StreamLifecycle } from "./stream_lifecycle.ts";
 
@@ -115,6 +116,19 @@ export function createSource(
       decoder: choice.decoder,
       deviceId: options.deviceId,
       fallbackToCpu: options.decode === "auto",
+    });
+  }
+  if (spec.scene !== undefined) {
+    return new SceneSource({
+      id: spec.id,
+      stream: lifecycle.stream,
+      sourceWidth: spec.width,
+      sourceHeight: spec.height,
+      width: options.width,
+      height: options.height,
+      fps: spec.fps,
+      scene: spec.scene,
+      lifecycle,
     });
   }
   return new SyntheticSource({

@@ -1,5 +1,7 @@
 // Source URIs (`--source [ID=]URI`) parsed into typed source specs.
 
+import { parseSceneQuery, type SceneSpec } from "./scene_source.ts";
+
 /** Default geometry and rate of a `synthetic` or `testsrc` source without parameters. */
 export const SYNTHETIC_DEFAULTS = { width: 1280, height: 720, fps: 30 } as const;
 
@@ -21,6 +23,8 @@ export interface SyntheticSourceSpec {
   fps: number;
   /** A burst at the start: `seconds` at `fps`, then the normal rate; null for none. */
   burst: { seconds: number; fps: number } | null;
+  /** `?scene=walk[&gt=PATH]`: the walking scene with known identities (scene_source.ts). */
+  scene?: SceneSpec;
 }
 
 /** What kind of input ffmpeg reads. */
@@ -247,6 +251,13 @@ export function parseSourceUri(id: string, uri: string): SourceSpec {
   if (synthetic) {
     if (synthetic.fps > 10000) throw new Error(`frame rate ${synthetic.fps} is above 10000`);
     let burst: SyntheticSourceSpec["burst"] = null;
+    if (query !== undefined && /(^|&)(scene|gt)=/.test(query)) {
+      // The scene's people are 224 x 400 px on a 1280 x 1280 frame unless a size is given.
+      const size = base.includes(":") ? {} : { width: 1280, height: 1280 };
+      const scene = parseSceneQuery(query);
+      if (!(synthetic.fps > 0)) throw new Error("the scene needs a frame rate above 0: @FPS");
+      return { kind: "synthetic", id, uri, ...synthetic, ...size, burst, scene };
+    }
     if (query !== undefined) {
       const match = /^burst=(\d+(?:\.\d+)?)s@(\d+(?:\.\d+)?)$/.exec(query);
       if (!match) {

@@ -57,7 +57,8 @@ function fillRect(
 
 /**
  * Renders (once per geometry, shared by all streams of that geometry) a cycle of frames:
- * gray 114 letterbox padding, a dark scene and two bright figures walking across it.
+ * gray 114 letterbox padding, a dark scene and two bright figures walking across it. The
+ * frames lie in one `SharedArrayBuffer`, which the inference worker reads directly.
  */
 export function renderSyntheticCycle(
   source: { width: number; height: number },
@@ -70,8 +71,11 @@ export function renderSyntheticCycle(
   const scaledWidth = Math.round(source.width * letterbox.scale);
   const scaledHeight = Math.round(source.height * letterbox.scale);
   const frames: Uint8Array[] = [];
+  const frameBytes = target.width * target.height * 3;
+  // Shared memory: the inference worker reads the frames where they are (no copy per frame).
+  const memory = new SharedArrayBuffer(frameBytes * SYNTHETIC_CYCLE_FRAMES);
   for (let f = 0; f < SYNTHETIC_CYCLE_FRAMES; f++) {
-    const pixels = new Uint8Array(target.width * target.height * 3).fill(114);
+    const pixels = new Uint8Array(memory, f * frameBytes, frameBytes).fill(114);
     const scene = {
       x: letterbox.padX,
       y: letterbox.padY,

@@ -379,6 +379,11 @@ export class ByteTracker {
     return n;
   }
 
+  /** Time of the last update in milliseconds (-Infinity before the first). */
+  get lastTimeMs(): number {
+    return this.#lastTime[0]!;
+  }
+
   /** Tracks lost but still within the buffer. */
   get lostCount(): number {
     return this.#lost.size;

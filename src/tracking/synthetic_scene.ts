@@ -14,6 +14,8 @@ export interface ScenePerson {
   id: number;
   /** Box corners `[x1, y1, x2, y2]`, clipped to the frame. */
   box: [number, number, number, number];
+  /** The whole box, not clipped (partly outside the frame while entering or leaving). */
+  full: readonly [number, number, number, number];
   /** 17 COCO keypoints as x, y, visibility (0.9) triples, on a stick figure in the full box. */
   keypoints: Float32Array;
   /** Fraction of the full box that is in the frame and not behind an occluder, 0..1. */
@@ -26,6 +28,14 @@ export interface SyntheticSceneOptions {
   width?: number;
   /** Frame height in pixels. @default {720} */
   height?: number;
+  /**
+   * Who walks where: `"mixed"`, people of different sizes at different depths (a 16:9 frame);
+   * `"uniform"`, every person the same size, 0.175 x 0.3125 of the frame width (224 x 400 px at
+   * 1280 wide, what the built-in demo model's fixed 112 x 200 box is at a 640 input), in
+   * three bands one above the other (a square frame: 1280 x 1280).
+   * @default {"mixed"}
+   */
+  layout?: "mixed" | "uniform";
 }
 
 /** Options of {@linkcode SyntheticScene.personsAt}. */
@@ -59,6 +69,11 @@ interface Walker {
 
 /** Width of a person's box as a fraction of its height. */
 const ASPECT = 0.42;
+
+/** Width of a person's box as a fraction of its height in the uniform layout (112 / 200). */
+const UNIFORM_ASPECT = 0.56;
+/** Height of a person in the uniform layout as a fraction of the frame width (400 / 1280). */
+const UNIFORM_HEIGHT_OF_WIDTH = 0.3125;
 
 /**
  * The walkers: A and B cross in the middle (B nearer the camera, their boxes overlapping by IoU
@@ -113,6 +128,20 @@ const WALKERS: readonly Walker[] = [
     stepHz: 2.6,
     stepPhase: 3,
   },
+];
+
+/**
+ * The walkers of the uniform layout, on a square frame (fractions of its height; every box
+ * 0.3125 high): the same five walks as {@linkcode WALKERS}, the back row (C, who a tram hides,
+ * and D) on top, A and B crossing below it with their boxes 256 px apart vertically at 1280 (IoU
+ * up to 0.22), E along the bottom. Box centres sit on the demo model's 64-px cell centres.
+ */
+const UNIFORM_WALKERS: readonly Walker[] = [
+  { ...WALKERS[0]!, height: UNIFORM_HEIGHT_OF_WIDTH, bottom: 872 / 1280 },
+  { ...WALKERS[1]!, height: UNIFORM_HEIGHT_OF_WIDTH, bottom: 1128 / 1280 },
+  { ...WALKERS[2]!, height: UNIFORM_HEIGHT_OF_WIDTH, bottom: 424 / 1280 },
+  { ...WALKERS[3]!, height: UNIFORM_HEIGHT_OF_WIDTH, bottom: 424 / 1280 },
+  { ...WALKERS[4]!, height: UNIFORM_HEIGHT_OF_WIDTH, bottom: 1256 / 1280 },
 ];
 
 /** Index of the walker who passes behind the occluder. */
@@ -190,7 +219,7 @@ function overlapArea(
  * uncovered (ids are those of MOTChallenge's `gt.txt`; boxes are clipped to the frame).
  *
  * To render it, draw each person of `personsAt(t, { includeHidden: true })` as a bright
- * figure (farthest first: smaller `box[3]`), then the `occluders` on top.
+ * figure (farthest first: smaller `box[3]`), then `occludersAt(t)` on top.
  *
  * @example
  * ```ts
@@ -207,14 +236,29 @@ export class SyntheticScene {
   readonly occluders: readonly (readonly [number, number, number, number])[];
   /** Time within each cycle during which the occluded walker is hidden, `[from, to)` ms. */
   readonly occlusionMs: readonly [number, number];
+  /** The layout (see {@linkcode SyntheticSceneOptions.layout}). */
+  readonly layout: "mixed" | "uniform";
+  #walkers: readonly Walker[];
+  #aspect: number;
+  /** The uniform layout's occluder: a long tram crossing the back row right to left. */
+  #tram:
+    | { width: number; speed: number; atMs: number; x: number; top: number; bottom: number }
+    | null = null;
 
   /**
    * @param options Frame size.
    * @throws {RangeError} When a size is not a positive number.
    */
   constructor(options: SyntheticSceneOptions = {}) {
+    this.layout = options.layout ?? "mixed";
+    const uniform = this.layout === "uniform";
     this.width = options.width ?? 1280;
-    this.height = options.height ?? 720;
+    this.height = options.height ?? (uniform ? 1280 : 720);
+    // Uniform heights are fractions of the width, on a square frame; scaled to the height.
+    this.#walkers = uniform
+      ? UNIFORM_WALKERS.map((w) => ({ ...w, height: w.height * this.width / this.height }))
+      : WALKERS;
+    this.#aspect = uniform ? UNIFORM_ASPECT : ASPECT;
     if (!(this.width > 0 && this.height > 0)) {
       throw new RangeError(
         `Cannot build the scene: not a frame size: ${this.width}x${this.height}`,
@@ -222,16 +266,46 @@ export class SyntheticScene {
     }
     // A sign as wide as the occluded walker covers in one second, so the walker's centre is
     // behind it (more than half of the box covered) for exactly one second.
-    const c = WALKERS[OCCLUDED]!;
-    const w = ASPECT * c.height * this.height;
+    const c = this.#walkers[OCCLUDED]!;
+    const w = this.#aspect * c.height * this.height;
     const speed = (this.width + w) / (c.endMs - c.startMs); // px per ms
     const signWidth = speed * 1000;
     const centre = 0.7 * this.width;
     const top = (c.bottom - c.height - 0.05) * this.height;
-    const bottom = (c.bottom + 0.03) * this.height;
-    this.occluders = [[centre - signWidth / 2, top, centre + signWidth / 2, bottom]];
+    // The uniform layout's sign ends right below the back row, clear of A's band.
+    const bottom = (c.bottom + (uniform ? 0.01 : 0.03)) * this.height;
     const reach = (x: number) => c.startMs + (x + w / 2) / speed;
-    this.occlusionMs = [reach(centre - signWidth / 2), reach(centre + signWidth / 2)];
+    if (uniform) {
+      // A static sign would hide the walker only bit by bit (a box-centre detector then sees
+      // the visible strip and loses the walker's speed); a tram meeting the walker at 8 times
+      // its speed covers and uncovers it within a few frames. It is as long as the two cover
+      // in one second together, so the walker's centre is behind it for exactly one second,
+      // centred where the sign of the mixed layout is.
+      const tramSpeed = 8 * speed;
+      const length = (speed + tramSpeed) * 1000;
+      const atMs = reach(centre);
+      this.#tram = { width: length, speed: tramSpeed, atMs, x: centre, top, bottom };
+      this.occluders = [];
+      this.occlusionMs = [atMs - 500, atMs + 500];
+    } else {
+      this.occluders = [[centre - signWidth / 2, top, centre + signWidth / 2, bottom]];
+      this.occlusionMs = [reach(centre - signWidth / 2), reach(centre + signWidth / 2)];
+    }
+  }
+
+  /**
+   * The opaque rectangles in front of the people at `timeMs`: the static {@linkcode occluders},
+   * or the uniform layout's moving tram.
+   *
+   * @param timeMs Time since the scene started, in milliseconds.
+   * @returns Corners in pixels (a new array).
+   */
+  occludersAt(timeMs: number): (readonly [number, number, number, number])[] {
+    const tram = this.#tram;
+    if (tram === null) return [...this.occluders];
+    const t = timeMs - Math.floor(timeMs / this.periodMs) * this.periodMs;
+    const x = tram.x - tram.speed * (t - tram.atMs);
+    return [[x - tram.width / 2, tram.top, x + tram.width / 2, tram.bottom]];
   }
 
   /**
@@ -247,10 +321,12 @@ export class SyntheticScene {
     const out: ScenePerson[] = [];
     const W = this.width;
     const H = this.height;
-    WALKERS.forEach((walker, index) => {
+    const aspect = this.#aspect;
+    const occluders = this.occludersAt(timeMs);
+    this.#walkers.forEach((walker, index) => {
       if (t < walker.startMs || t > walker.endMs) return;
       const h = walker.height * H;
-      const w = ASPECT * h;
+      const w = aspect * h;
       const u = (t - walker.startMs) / (walker.endMs - walker.startMs);
       let cx: number;
       let facing: number;
@@ -274,13 +350,13 @@ export class SyntheticScene {
       ];
       if (!(box[2] > box[0] && box[3] > box[1])) return;
       let seen = (box[2] - box[0]) * (box[3] - box[1]);
-      for (const occluder of this.occluders) seen -= overlapArea(box, occluder);
+      for (const occluder of occluders) seen -= overlapArea(box, occluder);
       const visibility = Math.max(0, seen / (w * h));
       if (visibility < 0.5 && !options.includeHidden) return;
       const swing = Math.abs(facing) *
         Math.sin(2 * Math.PI * walker.stepHz * t / 1000 + walker.stepPhase);
       const keypoints = stickFigure(full, { facing, swing });
-      out.push({ id: cycle * SCENE_PEOPLE + index + 1, box, keypoints, visibility });
+      out.push({ id: cycle * SCENE_PEOPLE + index + 1, box, full, keypoints, visibility });
     });
     return out;
   }

@@ -163,9 +163,14 @@ export class LiveView implements ResultSink, FrameTap, StreamListener {
     const now = this.#now();
     slot.nextDue = now + this.#interval;
     slot.pendingSince = now;
-    const lb = frame.letterbox;
-    if (slot.plan === null || slot.plan.key !== planKey(lb, this.#model, this.#maxSide)) {
-      slot.plan = planDownscale(lb, this.#model, this.#maxSide);
+    // A frame of only the picture's rows (`frame.rows`) is planned as an input of those rows.
+    const rows = frame.rows;
+    const lb = rows
+      ? { ...frame.letterbox, padY: frame.letterbox.padY - rows.top }
+      : frame.letterbox;
+    const model = rows ? { width: this.#model.width, height: rows.height } : this.#model;
+    if (slot.plan === null || slot.plan.key !== planKey(lb, model, this.#maxSide)) {
+      slot.plan = planDownscale(lb, model, this.#maxSide);
     }
     downscaleInto(frame.pixels, slot.plan, slot.pending);
     slot.pendingFrame = frame;

@@ -1,0 +1,29 @@
+// Messages between the main thread and a pipe reader thread.
+
+/** What the main thread asks a reader thread. */
+export type PipeReaderRequest =
+  | {
+    /** Open the FIFO at `path` and read whole frames of `frameBytes` into the slots. */
+    type: "attach";
+    key: number;
+    path: string;
+    slots: SharedArrayBuffer;
+    count: number;
+    slotBytes: number;
+    frameBytes: number;
+  }
+  /** The writer has exited: read the frames left in the pipe, then close it. */
+  | { type: "drain"; key: number }
+  /** Close the pipe now (the stream stops); a frame being filled is given up. */
+  | { type: "detach"; key: number };
+
+/** What a reader thread answers. */
+export type PipeReaderReply =
+  | { type: "opened"; key: number; pipeBytes: number }
+  | { type: "failed"; key: number; message: string }
+  /**
+   * Frames completed since the last message, four numbers each: key, slot, the wall-clock
+   * time (`timeOrigin + now()`, ms) the last byte arrived, and ms from its first byte to its last.
+   */
+  | { type: "frames"; list: number[] }
+  | { type: "closed"; key: number };

@@ -1,0 +1,229 @@
+// A pipe reader thread: reads the frames of a few ffmpeg streams from their FIFOs with read(2)
+// straight into shared frame slots, waiting on all of them at once with poll(2). The main event
+// loop never sees a pixel; it gets a few numbers per frame.
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+
+import { FrameSlots } from "./frame_slots.ts";
+import {
+  cPath,
+  EAGAIN,
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  EINTR,
+  errno,
+  F_SETPIPE_SZ,
+  FIONREAD,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  pipeLibc,
+  POLLIN,
+} from "./pipe_libc.ts";
+import type { PipeReaderReply, PipeReaderRequest } from "./pipe_reader_protocol.ts";
+
+/** One stream read by this thread. */
+interface Reading {
+  key: number;
+  fd: number;
+  slots: FrameSlots;
+  /** The slots' memory, as a pointer for read(2). */
+  base: Deno.PointerValue;
+  frameBytes: number;
+  /** The slot being filled, or -1. */
+  slot: number;
+  filled: number;
+  /** Wall-clock ms when the frame being filled got its first byte. */
+  startedAt: number;
+  draining: boolean;
+}
+
+/** Frames read from one pipe in one round at most, so that one busy stream does not starve. */
+const FRAMES_PER_ROUND = 2;
+/** poll(2)'s wait while a stream waits for a free slot (slots are freed without a message). */
+const SLOT_WAIT_MS = 5;
+/**
+ * ffmpeg writes a frame in 32 KiB writes, each of which would wake poll(2): a frame begun but
+ * not yet whole in the pipe is given this long to arrive, a few times, before it is read.
+ */
+const GATHER_MS = 1;
+const GATHER_TRIES = 4;
+
+const c = pipeLibc();
+if (c === null) throw new Error("Cannot start a pipe reader: the C library cannot be loaded");
+const libc = c;
+const wakeFd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+const wakeWord = new BigUint64Array(1);
+const waiting = new Int32Array(1);
+const one = new BigUint64Array([1n]);
+const readings = new Map<number, Reading>();
+/** Frames completed this round, four numbers each (see `PipeReaderReply`). */
+let completed: number[] = [];
+let running = true;
+
+function reply(message: PipeReaderReply): void {
+  self.postMessage(message);
+}
+
+function wake(): void {
+  libc.write(wakeFd, new Uint8Array(one.buffer), 8n);
+}
+
+/** Whether `reading`'s pipe holds fewer bytes than the frame being read still needs. */
+function partial(reading: Reading): boolean {
+  if (libc.ioctl(reading.fd, BigInt(FIONREAD), new Uint8Array(waiting.buffer)) !== 0) return false;
+  return waiting[0]! > 0 && waiting[0]! < reading.frameBytes - reading.filled;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function attach(request: Extract<PipeReaderRequest, { type: "attach" }>): void {
+  const fd = libc.open(cPath(request.path), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    reply({
+      type: "failed",
+      key: request.key,
+      message: `Cannot open the frame FIFO ${request.path}: errno ${errno(libc)}`,
+    });
+    return;
+  }
+  // A frame per read where the system allows it (a pipe holds 64 KiB by default).
+  let pipeBytes = libc.fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+  if (pipeBytes < 0) pipeBytes = libc.fcntl(fd, F_SETPIPE_SZ, 1 << 18);
+  const slots = FrameSlots.from(request.slots, request.count, request.slotBytes);
+  readings.set(request.key, {
+    key: request.key,
+    fd,
+    slots,
+    base: Deno.UnsafePointer.of(new Uint8Array(request.slots)),
+    frameBytes: request.frameBytes,
+    slot: -1,
+    filled: 0,
+    startedAt: 0,
+    draining: false,
+  });
+  reply({ type: "opened", key: request.key, pipeBytes: Math.max(0, pipeBytes) });
+}
+
+function close(reading: Reading): void {
+  readings.delete(reading.key);
+  libc.close(reading.fd);
+  if (reading.slot >= 0) reading.slots.release(reading.slot);
+  reply({ type: "closed", key: reading.key });
+}
+
+/**
+ * Reads what `reading`'s pipe holds, up to {@linkcode FRAMES_PER_ROUND} frames.
+ *
+ * @returns "empty" when the pipe had no more bytes, "slots" when no slot was free, "more"
+ *   when it stopped at the round's limit, "error" when the read failed
+ */
+function readPipe(reading: Reading): "empty" | "slots" | "more" | "error" {
+  let frames = 0;
+  while (frames < FRAMES_PER_ROUND) {
+    if (reading.slot < 0) {
+      reading.slot = reading.slots.acquire();
+      if (reading.slot < 0) return "slots";
+      reading.filled = 0;
+    }
+    const at = reading.slots.offset(reading.slot) + reading.filled;
+    const want = reading.frameBytes - reading.filled;
+    const n = Number(
+      libc.read(reading.fd, Deno.UnsafePointer.offset(reading.base!, at), BigInt(want)),
+    );
+    if (n < 0) {
+      const code = errno(libc);
+      if (code === EAGAIN) return "empty";
+      if (code === EINTR) continue;
+      return "error";
+    }
+    // Never 0: this thread holds the FIFO open for writing too, so it has no end of file.
+    if (reading.filled === 0) reading.startedAt = wallNow();
+    reading.filled += n;
+    if (reading.filled < reading.frameBytes) continue;
+    const finishedAt = wallNow();
+    reading.slots.fill(reading.slot);
+    completed.push(reading.key, reading.slot, finishedAt, finishedAt - reading.startedAt);
+    reading.slot = -1;
+    reading.filled = 0;
+    frames++;
+  }
+  return "more";
+}
+
+async function loop(): Promise<void> {
+  let fds = new Uint8Array(0);
+  let order: Reading[] = [];
+  let waitMs = 1000;
+  while (running) {
+    // Streams waiting for a free slot are left out of the poll and looked at again soon.
+    order = [...readings.values()].filter((r) => r.slot >= 0 || r.slots.hasFree());
+    waitMs = order.length < readings.size ? SLOT_WAIT_MS : 1000;
+    if (fds.length < (order.length + 1) * 8) fds = new Uint8Array((order.length + 1) * 16);
+    const view = new DataView(fds.buffer);
+    view.setInt32(0, wakeFd, true);
+    view.setInt16(4, POLLIN, true);
+    view.setInt16(6, 0, true);
+    order.forEach((r, i) => {
+      view.setInt32((i + 1) * 8, r.fd, true);
+      view.setInt16((i + 1) * 8 + 4, POLLIN, true);
+      view.setInt16((i + 1) * 8 + 6, 0, true);
+    });
+    await libc.poll(fds, BigInt(order.length + 1), waitMs);
+    if (view.getInt16(6, true) !== 0) libc.readInto(wakeFd, new Uint8Array(wakeWord.buffer), 8n);
+    for (let tries = 0; tries < GATHER_TRIES; tries++) {
+      let gathering = false;
+      for (let i = 0; i < order.length && !gathering; i++) {
+        if (view.getInt16((i + 1) * 8 + 6, true) !== 0) gathering = partial(order[i]!);
+      }
+      if (!gathering) break;
+      await sleep(GATHER_MS);
+    }
+    for (const reading of readings.values()) {
+      // A stream detached or re-attached while poll waited is not read with a stale entry.
+      const i = order.indexOf(reading);
+      const ready = i >= 0 && view.getInt16((i + 1) * 8 + 6, true) !== 0;
+      if (!ready && !reading.draining) continue;
+      const outcome = readPipe(reading);
+      if (outcome === "error" || (reading.draining && outcome === "empty")) close(reading);
+    }
+    if (completed.length > 0) {
+      reply({ type: "frames", list: completed });
+      completed = [];
+    }
+  }
+}
+
+self.onmessage = (event: MessageEvent<PipeReaderRequest>) => {
+  const request = event.data;
+  switch (request.type) {
+    case "attach":
+      attach(request);
+      break;
+    case "drain": {
+      const reading = readings.get(request.key);
+      if (reading) reading.draining = true;
+      else reply({ type: "closed", key: request.key });
+      break;
+    }
+    case "detach": {
+      const reading = readings.get(request.key);
+      if (reading) close(reading);
+      else reply({ type: "closed", key: request.key });
+      break;
+    }
+  }
+  wake();
+};
+
+self.addEventListener("unload", () => {
+  running = false;
+});
+
+void loop();

@@ -1,0 +1,236 @@
+// The pipe reader threads of the ffmpeg sources: each reads a few streams' FIFOs into their frame
+// slots (see pipe_reader_worker.ts), so the main event loop handles a few numbers per frame instead
+// of 1 MB in 64 KB chunks.
+
+import { FrameSlots } from "./frame_slots.ts";
+import { makeFifo, pipeLibc } from "./pipe_libc.ts";
+import type { PipeReaderReply, PipeReaderRequest } from "./pipe_reader_protocol.ts";
+
+/** Options of {@linkcode PipeReaders}. */
+export interface PipeReadersOptions {
+  /** Streams one reader thread reads at most. @default {8} */
+  streamsPerReader?: number;
+  /** Folder for the FIFOs. @default {a new temporary folder} */
+  dir?: string;
+}
+
+/** A frame a reader thread completed. */
+export interface PipeFrame {
+  /** The slot that holds it (in the stream's {@linkcode FrameSlots}). */
+  slot: number;
+  /** `performance.now()` on this thread when its last byte arrived. */
+  capturedAt: number;
+  /** Milliseconds from its first byte to its last. */
+  readMs: number;
+}
+
+/** Options of {@linkcode PipeReaders.attach}. */
+export interface PipeAttachOptions {
+  /** Where the frames go; slots are freed by whoever holds the frame. */
+  slots: FrameSlots;
+  /** Bytes of one frame (at most `slots.slotBytes`). */
+  frameBytes: number;
+  /** Called on this thread for each frame, in the order they were read. */
+  onFrame: (frame: PipeFrame) => void;
+}
+
+/** One stream's pipe, read by a reader thread. */
+export interface PipeReading {
+  /** The FIFO to have ffmpeg write to. */
+  readonly path: string;
+  /** The pipe's buffer size in bytes, as the kernel set it. */
+  readonly pipeBytes: number;
+  /** After the writer exited: resolves once the frames left in the pipe were read and it is closed. */
+  drain(): Promise<void>;
+  /** Closes the pipe now (a frame half read is given up); resolves once closed. */
+  close(): Promise<void>;
+}
+
+/** Thrown when a stream's pipe cannot be read by a reader thread; says why. */
+export class PipeReaderError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PipeReaderError";
+  }
+}
+
+interface Attached {
+  onFrame: (frame: PipeFrame) => void;
+  opened: { resolve: (pipeBytes: number) => void; reject: (err: Error) => void };
+  closed: Promise<void>;
+  onClosed: () => void;
+  path: string;
+}
+
+interface ReaderThread {
+  worker: Worker;
+  streams: Map<number, Attached>;
+}
+
+/**
+ * A pool of reader threads, started on demand (one per `streamsPerReader` streams) and ended
+ * when their last stream is closed, so an idle exporter holds none. Each stream gets a FIFO in
+ * the pool's folder; ffmpeg writes its frames there and a reader thread reads them with
+ * read(2) into the stream's slots.
+ */
+export class PipeReaders {
+  #streamsPerReader: number;
+  #dir: string | null;
+  #ownDir: boolean;
+  #threads: ReaderThread[] = [];
+  #nextKey = 1;
+  /** Frames delivered, all streams together. */
+  frames = 0;
+
+  constructor(options: PipeReadersOptions = {}) {
+    this.#streamsPerReader = Math.max(1, options.streamsPerReader ?? 8);
+    this.#dir = options.dir ?? null;
+    this.#ownDir = options.dir === undefined;
+  }
+
+  /** Whether reader threads can run here (the C library loads: FFI is allowed, glibc). */
+  static available(): boolean {
+    return pipeLibc() !== null;
+  }
+
+  /** Reader threads running now. */
+  get threads(): number {
+    return this.#threads.length;
+  }
+
+  /** Streams attached now, all threads together. */
+  get streams(): number {
+    return this.#threads.reduce((n, t) => n + t.streams.size, 0);
+  }
+
+  #folder(): string {
+    this.#dir ??= Deno.makeTempDirSync({ prefix: "pose_exporter_fifo_" });
+    return this.#dir;
+  }
+
+  #thread(): ReaderThread {
+    const free = this.#threads
+      .filter((t) => t.streams.size < this.#streamsPerReader)
+      .sort((a, b) => a.streams.size - b.streams.size)[0];
+    if (free) return free;
+    const worker = new Worker(new URL("./pipe_reader_worker.ts", import.meta.url).href, {
+      type: "module",
+    });
+    const thread: ReaderThread = { worker, streams: new Map() };
+    worker.onmessage = (event: MessageEvent<PipeReaderReply>) => this.#onReply(thread, event.data);
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      const err = new PipeReaderError(`Pipe reader thread failed: ${event.message}`);
+      for (const attached of thread.streams.values()) {
+        attached.opened.reject(err);
+        attached.onClosed();
+      }
+      thread.streams.clear();
+      this.#end(thread);
+    };
+    this.#threads.push(thread);
+    return thread;
+  }
+
+  #onReply(thread: ReaderThread, reply: PipeReaderReply): void {
+    switch (reply.type) {
+      case "frames": {
+        const list = reply.list;
+        const origin = performance.timeOrigin;
+        for (let i = 0; i < list.length; i += 4) {
+          const attached = thread.streams.get(list[i]!);
+          if (!attached) continue;
+          this.frames++;
+          attached.onFrame({
+            slot: list[i + 1]!,
+            capturedAt: list[i + 2]! - origin,
+            readMs: list[i + 3]!,
+          });
+        }
+        return;
+      }
+      case "opened":
+        thread.streams.get(reply.key)?.opened.resolve(reply.pipeBytes);
+        return;
+      case "failed": {
+        const attached = thread.streams.get(reply.key);
+        if (!attached) return;
+        attached.opened.reject(new PipeReaderError(reply.message));
+        this.#forget(thread, reply.key);
+        return;
+      }
+      case "closed":
+        this.#forget(thread, reply.key);
+        return;
+    }
+  }
+
+  #forget(thread: ReaderThread, key: number): void {
+    const attached = thread.streams.get(key);
+    if (!attached) return;
+    thread.streams.delete(key);
+    try {
+      Deno.removeSync(attached.path);
+    } catch {
+      // already gone
+    }
+    attached.onClosed();
+    if (thread.streams.size === 0) this.#end(thread);
+  }
+
+  #end(thread: ReaderThread): void {
+    thread.worker.terminate();
+    this.#threads = this.#threads.filter((t) => t !== thread);
+    if (this.#threads.length === 0 && this.#ownDir && this.#dir !== null) {
+      try {
+        Deno.removeSync(this.#dir, { recursive: true });
+      } catch {
+        // already gone
+      }
+      this.#dir = null;
+    }
+  }
+
+  /**
+   * Makes a FIFO for a stream and has a reader thread open it.
+   *
+   * @returns the stream's pipe once the reader holds it open (ffmpeg's open then never blocks)
+   * @throws {PipeReaderError} when the C library is missing or the FIFO cannot be made or opened
+   */
+  async attach(options: PipeAttachOptions): Promise<PipeReading> {
+    const c = pipeLibc();
+    if (c === null) {
+      throw new PipeReaderError("Cannot read a pipe in a reader thread: no FFI to the C library");
+    }
+    if (options.frameBytes > options.slots.slotBytes) {
+      throw new PipeReaderError(
+        `Cannot read frames of ${options.frameBytes} bytes into slots of ${options.slots.slotBytes}`,
+      );
+    }
+    const key = this.#nextKey++;
+    const path = `${this.#folder()}/${key}.fifo`;
+    makeFifo(c, path);
+    const thread = this.#thread();
+    let onClosed = () => {};
+    const closed = new Promise<void>((resolve) => (onClosed = resolve));
+    let opened!: Attached["opened"];
+    const openedPromise = new Promise<number>((resolve, reject) => (opened = { resolve, reject }));
+    thread.streams.set(key, { onFrame: options.onFrame, opened, closed, onClosed, path });
+    const request: PipeReaderRequest = {
+      type: "attach",
+      key,
+      path,
+      slots: options.slots.buffer,
+      count: options.slots.count,
+      slotBytes: options.slots.slotBytes,
+      frameBytes: options.frameBytes,
+    };
+    thread.worker.postMessage(request);
+    const pipeBytes = await openedPromise;
+    const send = (type: "drain" | "detach") => {
+      if (thread.streams.has(key)) thread.worker.postMessage({ type, key } as PipeReaderRequest);
+      return closed;
+    };
+    return { path, pipeBytes, drain: () => send("drain"), close: () => send("detach") };
+  }
+}

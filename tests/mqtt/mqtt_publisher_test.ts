@@ -1,0 +1,298 @@
+// The MQTT publisher against a real mosquitto, fed hand-made results and track events.
+
+import { assert, assertEquals } from "../_assert.ts";
+import { Logger } from "../../src/log.ts";
+import { MqttMetrics } from "../../src/mqtt/mqtt_metrics.ts";
+import { MqttPublisher, MqttStartError } from "../../src/mqtt/mqtt_publisher.ts";
+import { parseMqttUrl } from "../../src/mqtt/mqtt_url.ts";
+import type { MqttConfig } from "../../src/mqtt/mqtt_config.ts";
+import type { FrameResult } from "../../src/pipeline/result.ts";
+import { toJsonlRecord } from "../../src/pipeline/jsonl_sink.ts";
+import type { StreamSnapshot } from "../../src/streams/stream_snapshot.ts";
+import { MQTT_OUTCOMES, MQTT_TOPIC_KINDS } from "../../src/metrics/definitions.ts";
+import { freePort } from "../_helpers.ts";
+import { MqttBroker, Subscriber } from "../_mqtt_broker.ts";
+
+function config(url: string, overrides: Partial<MqttConfig> = {}): MqttConfig {
+  return {
+    url: parseMqttUrl(url),
+    passwordFile: null,
+    caFile: null,
+    topicPrefix: "h26test",
+    clientId: null,
+    qos: 1,
+    poses: true,
+    queueBytes: 2 ** 20,
+    ...overrides,
+  };
+}
+
+function snapshot(id: string, index: number, persons = 1): StreamSnapshot {
+  return {
+    index,
+    id,
+    state: "up",
+    reason: null,
+    decoder: "cpu",
+    fps: 30,
+    p50Ms: 10,
+    p99Ms: 20,
+    frames: 100,
+    drops: 0,
+    queued: 0,
+    persons,
+  };
+}
+
+function result(stream: number, id: string, seq: number, at: number, trackId: number): FrameResult {
+  const keypoints = new Float32Array(51);
+  for (let i = 0; i < 51; i++) keypoints[i] = i % 3 === 2 ? 0.9 : 100 + i;
+  return {
+    frame: {
+      stream,
+      seq,
+      capturedAt: at,
+      pixels: new Uint8Array(0),
+      letterbox: { scale: 1, padX: 0, padY: 0, srcWidth: 640, srcHeight: 480 },
+    } as unknown as FrameResult["frame"],
+    streamId: id,
+    persons: [{ box: [10, 20, 110, 220], score: 0.9, keypoints, trackId }],
+    decodedAt: at + 5,
+    latencyMs: 5,
+  };
+}
+
+function collect(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = new Logger({
+    format: "json",
+    writer: { writeLine: (l) => lines.push(JSON.parse(l)) },
+  });
+  return { log, lines };
+}
+
+function produced(metrics: MqttMetrics): { sent: number; dropped: number; failed: number } {
+  const out = { sent: 0, dropped: 0, failed: 0 };
+  for (const kind of MQTT_TOPIC_KINDS) {
+    for (const outcome of MQTT_OUTCOMES) out[outcome] += metrics.value(kind, outcome);
+  }
+  return out;
+}
+
+Deno.test("MqttPublisher publishes every topic and clears a removed stream's retained state", async () => {
+  const broker = await MqttBroker.start();
+  const sub = await Subscriber.start(broker.url, "h26test/#");
+  const streams = [snapshot("s0", 0), snapshot("s1", 1)];
+  const metrics = new MqttMetrics();
+  const { log } = collect();
+  const publisher = await MqttPublisher.start({
+    config: config(broker.url),
+    secrets: { password: null, ca: null },
+    metrics,
+    log,
+    streams: () => streams,
+    stateCheckMs: 50,
+  });
+  try {
+    await sub.until(() => sub.on(/\/s1\/state$/).length > 0, 10_000, "the states");
+    assertEquals(sub.on(/available$/).map((m) => m.payload), ["online"]);
+    const state = JSON.parse(sub.on(/\/s0\/state$/)[0]!.payload);
+    assertEquals(state.state, "up");
+    assertEquals(state.decoder, "cpu");
+    assertEquals(state.persons, 1);
+
+    const t0 = performance.now();
+    publisher.tracksChanged({
+      stream: 0,
+      streamId: "s0",
+      runId: "run1",
+      started: [{
+        type: "started",
+        runId: "run1",
+        trackId: 7,
+        firstSeenMs: t0 - 33,
+        atMs: t0,
+        box: [10, 20, 110, 220],
+        score: 0.9,
+      }],
+      ended: [],
+      active: 1,
+    });
+    const results = [0, 500, 999, 1100, 1500, 2200].map((dt, i) => result(0, "s0", i, t0 + dt, 7));
+    for (const r of results) publisher.write(r);
+    const keypoints = new Float32Array(51).fill(1);
+    publisher.tracksChanged({
+      stream: 0,
+      streamId: "s0",
+      runId: "run1",
+      started: [],
+      ended: [{
+        type: "ended",
+        runId: "run1",
+        trackId: 7,
+        reason: "lost",
+        firstSeenMs: t0 - 33,
+        lastSeenMs: t0 + 2100,
+        durationMs: 2133,
+        endedAtMs: t0 + 3100,
+        box: [1, 2, 3, 4],
+        keypoints,
+      }],
+      active: 0,
+    });
+    await sub.until(() => sub.on(/\/s0\/tracks$/).length >= 4, 10_000, "the track events");
+    const events = sub.on(/\/s0\/tracks$/).map((m) => JSON.parse(m.payload));
+    assertEquals(events.map((e) => e.type), ["new", "update", "update", "end"]);
+    assertEquals(events[0].track_id, 7);
+    assertEquals(events[0].run_id, "run1");
+    // Updates at most once a second per track, in frame time: at +1100 and +2200.
+    assertEquals(events[1].at_ms, Math.round((performance.timeOrigin + t0 + 1100) * 1000) / 1000);
+    assertEquals(events[2].at_ms, Math.round((performance.timeOrigin + t0 + 2200) * 1000) / 1000);
+    assertEquals(events[1].keypoints.length, 17);
+    assertEquals(events[3].duration_ms, 2133);
+    assertEquals(events[3].reason, "lost");
+    assertEquals(events[3].box, [1, 2, 3, 4]);
+    assertEquals(events[3].keypoints[0], [1, 1, 1]);
+    assert(
+      typeof events[3].first_seen_ms === "number" &&
+        events[3].last_seen_ms > events[3].first_seen_ms,
+    );
+
+    await sub.until(() => sub.on(/\/s0\/poses$/).length === results.length, 10_000, "the poses");
+    assertEquals(
+      sub.on(/\/s0\/poses$/).map((m) => m.payload),
+      results.map((r) => JSON.stringify(toJsonlRecord(r))),
+    );
+
+    // The active tracks changed (1 -> 0): a state goes at once, not 10 s later.
+    await sub.until(
+      () => sub.on(/\/s0\/state$/).some((m) => JSON.parse(m.payload).active_tracks === 0),
+      5000,
+      "a state with active_tracks 0",
+    );
+
+    // s1 removed: its retained state is cleared; a new subscriber sees none.
+    streams.pop();
+    publisher.streamRemoved({ index: 1, id: "s1" });
+    await sub.until(() => sub.on(/\/s1\/state$/).some((m) => m.payload === ""), 5000, "the clear");
+    const late = await Subscriber.start(broker.url, "h26test/#");
+    await late.until(() => late.on(/\/s0\/state$/).length > 0, 5000, "the retained s0 state");
+    await new Promise((r) => setTimeout(r, 200));
+    assertEquals(late.on(/\/s1\/state$/).length, 0, "no retained state of the removed stream");
+    assert(late.on(/available$/).every((m) => m.retain && m.payload === "online"));
+    await late.stop();
+  } finally {
+    await publisher.close();
+    await sub.until(() => sub.on(/available$/).at(-1)?.payload === "offline", 5000, "offline");
+    await sub.stop();
+    await broker.stop();
+  }
+  const counts = produced(metrics);
+  assertEquals(counts.dropped + counts.failed, 0);
+  assertEquals(
+    counts.sent,
+    sub.messages.length,
+    "every message the broker took came to the subscriber",
+  );
+});
+
+Deno.test("MqttPublisher.start() refuses a wrong login naming the broker, never the password", async () => {
+  const broker = await MqttBroker.start({ users: { alice: "right-pass" } });
+  try {
+    const { log } = collect();
+    let error: unknown = null;
+    try {
+      await MqttPublisher.start({
+        config: config(broker.url.replace("://", "://alice@")),
+        secrets: { password: "wrong-pass", ca: null },
+        metrics: new MqttMetrics(),
+        log,
+        streams: () => [],
+      });
+    } catch (err) {
+      error = err;
+    }
+    assert(error instanceof MqttStartError, String(error));
+    assertEquals(error.reason, "not_authorized");
+    assert(error.message.includes(`mqtt://alice@127.0.0.1:${broker.port}`), error.message);
+    assert(error.message.includes("refused"), error.message);
+    assert(!error.message.includes("wrong-pass") && !error.message.includes("\n"), error.message);
+
+    const ok = await MqttPublisher.start({
+      config: config(broker.url.replace("://", "://alice@")),
+      secrets: { password: "right-pass", ca: null },
+      metrics: new MqttMetrics(),
+      log,
+      streams: () => [],
+    });
+    assert(ok.connected);
+    await ok.close();
+  } finally {
+    await broker.stop();
+  }
+});
+
+Deno.test("MqttPublisher runs without a broker at start, connects later and republishes retained messages after a restart", async () => {
+  const port = freePort();
+  const metrics = new MqttMetrics();
+  const { log, lines } = collect();
+  const publisher = await MqttPublisher.start({
+    config: config(`mqtt://127.0.0.1:${port}`),
+    secrets: { password: null, ca: null },
+    metrics,
+    log,
+    streams: () => [snapshot("s0", 0)],
+    stateCheckMs: 50,
+    reconnectMinMs: 100,
+    reconnectMaxMs: 400,
+    connectTimeoutMs: 1000,
+  });
+  let broker: MqttBroker | null = null;
+  try {
+    assert(!publisher.connected);
+    assert(
+      lines.some((l) => String(l.msg).includes("not reachable at start")),
+      JSON.stringify(lines),
+    );
+    assertEquals(metrics.connected.value(0), 0);
+    // Results produced meanwhile wait in the outbox.
+    for (let i = 0; i < 5; i++) publisher.write(result(0, "s0", i, performance.now(), 1));
+    broker = await MqttBroker.start({ port });
+    const deadline = Date.now() + 10_000;
+    while (!publisher.connected && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(publisher.connected, "connected once the broker came");
+    assertEquals(metrics.connected.value(0), 1);
+    await broker.kill();
+    await broker.restart();
+    // The restarted broker (no persistence) knows nothing until the publisher is back.
+    const sub = await Subscriber.start(broker.url, "h26test/#");
+    await sub.until(
+      () => sub.on(/available$/).length > 0 && sub.on(/\/s0\/state$/).length > 0,
+      10_000,
+      "availability and state published again after the restart",
+    );
+    await sub.stop();
+    const late = await Subscriber.start(broker.url, "h26test/#");
+    await late.until(
+      () =>
+        late.on(/available$/).some((m) => m.retain && m.payload === "online") &&
+        late.on(/\/s0\/state$/).some((m) => m.retain),
+      5000,
+      "the retained messages",
+    );
+    await late.stop();
+    assert(lines.some((l) => l.msg === "reconnected to the MQTT broker"));
+  } finally {
+    await publisher.close();
+    await broker?.stop();
+  }
+  const counts = produced(metrics);
+  assertEquals(
+    metrics.value("poses", "sent") + metrics.value("poses", "dropped") +
+      metrics.value("poses", "failed"),
+    5,
+  );
+  assert(counts.sent > 0);
+});
