@@ -43,6 +43,10 @@ import { NvidiaSmiReader } from "../src/gpu/nvidia_smi.ts";
 import { defaultInferenceThreads } from "../src/config.ts";
 import bcrypt from "bcryptjs";
 import { startHttpServer } from "../src/http/http_server.ts";
+import { benchHostPath } from "./bench_host_path.ts";
+import { measureScrapeCpu } from "./bench_scrape.ts";
+import { measureMqttCost, mqttBenchJson, mqttBenchRows } from "./bench_mqtt.ts";
+import { measureTrackerCost } from "./track_bench.ts";
 
 const encoder = new TextEncoder();
 const QUIET = new Logger({ writer: { writeLine: () => {} } });
@@ -60,6 +64,8 @@ interface BenchOptions {
   scrapeStreams: number;
   scrapeSeconds: number;
   scrapeIntervalMs: number;
+  /** Streams of the real exporter whose event-loop CPU per scrape is measured. */
+  scrapeCostStreams: number;
   updateIterations: number;
   quick: boolean;
   inferenceThreads: number;
@@ -78,6 +84,7 @@ function parseBenchArgs(args: string[]): BenchOptions {
       "scrape-streams": { type: "string", default: "64" },
       "scrape-seconds": { type: "string" },
       "scrape-interval-ms": { type: "string", default: "200" },
+      "scrape-cost-streams": { type: "string", default: "128" },
       "inference-threads": { type: "string", default: "auto" },
       quick: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
@@ -87,7 +94,8 @@ function parseBenchArgs(args: string[]): BenchOptions {
   if (values.help) {
     console.log(
       "Usage: deno task bench [--model PATH] [--input-size N|WxH] [--provider auto|cuda|cpu] [--batch-size N] [--streams N]\n" +
-        "       [--frames N] [--scrape-streams N] [--scrape-seconds S] [--scrape-interval-ms MS] [--quick]",
+        "       [--frames N] [--scrape-streams N] [--scrape-seconds S] [--scrape-interval-ms MS]\n" +
+        "       [--scrape-cost-streams N] [--quick]",
     );
     Deno.exit(0);
   }
@@ -123,6 +131,7 @@ function parseBenchArgs(args: string[]): BenchOptions {
     scrapeStreams: int("scrape-streams", values["scrape-streams"], 1),
     scrapeSeconds: int("scrape-seconds", values["scrape-seconds"] ?? (quick ? "2" : "16"), 1),
     scrapeIntervalMs: int("scrape-interval-ms", values["scrape-interval-ms"], 1),
+    scrapeCostStreams: int("scrape-cost-streams", values["scrape-cost-streams"], 1),
     updateIterations: quick ? 50_000 : 300_000,
     inferenceThreads: values["inference-threads"] === "auto"
       ? defaultInferenceThreads()
@@ -734,6 +743,16 @@ async function main(): Promise<void> {
   const updates = measureUpdates(opts);
   const polling = await measurePolling();
   const authScrape = await measureAuthScrape(o.scrapeStreams);
+  const hostPath = await benchHostPath({ quick: o.quick, progress });
+  const scrapeCost = await measureScrapeCpu({
+    streams: o.scrapeCostStreams,
+    segmentSeconds: o.quick ? 2 : 4,
+    rounds: o.quick ? 1 : 3,
+    progress,
+  });
+  const mqtt = await measureMqttCost({ seconds: o.quick ? 1 : 5, progress });
+  progress("measuring the tracker");
+  const track = measureTrackerCost({ frames: o.quick ? 3000 : 9000, passes: o.quick ? 2 : 5 });
   if (Deno.stderr.isTerminal()) progress("");
 
   const result = {
@@ -771,6 +790,11 @@ async function main(): Promise<void> {
     plain_scrapes_ms: round(authScrape.plainMs, 1),
     auth_over_plain_scrapes: round(authScrape.authMs / authScrape.plainMs),
     auth_first_scrape_ms: round(authScrape.firstMs, 1),
+    scrape_cost_streams: scrapeCost.streams,
+    scrape_event_loop_ms: round(scrapeCost.eventLoopMsPerScrape),
+    scrape_cost_body_bytes: scrapeCost.bodyBytes,
+    scrape_cost_gzip_bytes: scrapeCost.gzipBytes,
+    scrape_cost_gzipped: scrapeCost.gzipped,
     update_us_per_frame: round(updates.exporterUs),
     baseline_update_us_per_frame: round(updates.baselineUs),
     update_over_baseline: round(updates.exporterUs / updates.baselineUs),
@@ -782,6 +806,9 @@ async function main(): Promise<void> {
     decode_persons_per_frame: round(decode.persons, 2),
     decode_worst_ms_1000_candidates: round(worst.ms1000, 2),
     decode_worst_ms_30000_candidates: round(worst.ms30000, 2),
+    ...hostPath.json,
+    ...mqttBenchJson(mqtt),
+    track_us_per_frame: round(track.usPerUpdate, 2),
   };
   const rows: [string, string, string][] = [
     ["raw InferenceSession.run", `${result.raw_fps} fps`, "ceiling"],
@@ -838,6 +865,12 @@ async function main(): Promise<void> {
       `x${result.auth_over_plain_scrapes} (the first, with its bcrypt check: ${result.auth_first_scrape_ms} ms)`,
     ],
     [
+      `event-loop CPU per gzipped scrape, exporter with ${result.scrape_cost_streams} streams`,
+      `${result.scrape_event_loop_ms} ms`,
+      `target <= 20 at 128 streams; ${result.scrape_cost_body_bytes} bytes, ` +
+      `${result.scrape_cost_gzip_bytes} gzipped`,
+    ],
+    [
       "metric updates per frame",
       `${result.update_us_per_frame} µs`,
       `x${result.update_over_baseline} of prom-client ${result.baseline_update_us_per_frame} µs (target <= 0.5)`,
@@ -850,6 +883,13 @@ async function main(): Promise<void> {
       result.nvidia_smi_polling,
     ],
   ];
+  rows.push(...hostPath.rows);
+  rows.push(...mqttBenchRows(mqtt));
+  rows.push([
+    `tracker per frame, ${track.persons} persons (ByteTrack, default flags)`,
+    `${result.track_us_per_frame} µs`,
+    "target < 20",
+  ]);
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   console.log(

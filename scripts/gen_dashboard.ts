@@ -1,11 +1,18 @@
 // Writes config/grafana_dashboard.json (run: deno task gen-dashboard). The panels are data here,
 // so each query is written once; tests run every one of them against a real Prometheus.
 
-/** The datasource every panel and variable uses (provisioned in config/grafana/provisioning). */
+/** The provisioned datasource (config/grafana/provisioning): the `datasource` variable's default. */
 export const DATASOURCE = { type: "prometheus", uid: "prometheus_ds" } as const;
 
-/** Label matchers of the dashboard variables. */
-const I = `instance=~"$instance"`;
+/**
+ * What every panel, target, variable and annotation names: the `datasource` variable, so that the
+ * dashboard imports into any Grafana (the user picks a Prometheus there), as Grafana's dashboard
+ * linter wants.
+ */
+export const DATASOURCE_REF = { type: "prometheus", uid: "${datasource}" } as const;
+
+/** Label matchers of the dashboard variables: `job` and `instance` in every selector. */
+const I = `job=~"$job", instance=~"$instance"`;
 const S = `stream_id=~"$stream"`;
 const D = `device_id=~"$device"`;
 
@@ -17,7 +24,7 @@ interface Target {
 interface PanelSpec {
   title: string;
   description: string;
-  type: "stat" | "timeseries" | "table";
+  type: "stat" | "timeseries" | "table" | "heatmap";
   unit: string;
   targets: Target[];
   width?: number;
@@ -198,6 +205,66 @@ export const ROWS: RowSpec[] = [
     ],
   },
   {
+    title: "People (tracking)",
+    panels: [
+      {
+        title: "People now",
+        description:
+          "People in view across the selected streams: tracks that matched a person in each stream's latest frame (pose_tracks_active summed).",
+        type: "stat",
+        unit: "none",
+        width: 6,
+        targets: [{ expr: `sum(pose_tracks_active{${I}, ${S}})`, legend: "people" }],
+      },
+      {
+        title: "People in view per stream",
+        description:
+          "Tracked people in view per stream (pose_tracks_active); a track that is briefly lost (occlusion) is not counted until it is found again.",
+        type: "timeseries",
+        unit: "none",
+        width: 18,
+        targets: [{ expr: `pose_tracks_active{${I}, ${S}}`, legend: "{{stream_id}}" }],
+      },
+      {
+        title: "People arriving",
+        description:
+          "New tracks per minute per stream (pose_tracks_started_total): people entering the view, and ids a lost person could not get back.",
+        type: "timeseries",
+        unit: "cpm",
+        targets: [{
+          expr:
+            `60 * sum by (stream_id) (rate(pose_tracks_started_total{${I}, ${S}}[$__rate_interval]))`,
+          legend: "{{stream_id}}",
+        }],
+      },
+      {
+        title: "Time in view",
+        description:
+          "p50, p90 and p99 of how long people stayed in view (first to last detection of each ended track, all streams: pose_track_duration_seconds); no line while nobody left.",
+        type: "timeseries",
+        unit: "s",
+        targets: [0.5, 0.9, 0.99].map((q) => ({
+          expr:
+            `histogram_quantile(${q}, sum by (le) (rate(pose_track_duration_seconds_bucket{${I}}[$__rate_interval])))`,
+          legend: `p${q * 100}`,
+        })),
+      },
+      {
+        title: "Time in view (heatmap)",
+        description:
+          "Tracks that ended per interval by how long they lasted, from a second to hours (pose_track_duration_seconds buckets).",
+        type: "heatmap",
+        unit: "s",
+        width: 24,
+        targets: [{
+          expr:
+            `sum by (le) (increase(pose_track_duration_seconds_bucket{${I}}[$__rate_interval]))`,
+          legend: "{{le}}",
+        }],
+      },
+    ],
+  },
+  {
     title: "GPU",
     panels: [
       {
@@ -256,21 +323,52 @@ export const ROWS: RowSpec[] = [
   },
 ];
 
-function variable(name: string, label: string, query: string) {
+/** A query variable: multi-select with "All" (`allValue`: `.+` for job and instance, the linter's). */
+function variable(name: string, label: string, query: string, allValue = ".*") {
   return {
     name,
     label,
     type: "query",
-    datasource: DATASOURCE,
+    datasource: DATASOURCE_REF,
     definition: query,
     query: { query, refId: `${name}-var` },
     refresh: 2,
     includeAll: true,
     multi: true,
-    allValue: ".*",
+    allValue,
     current: { selected: true, text: ["All"], value: ["$__all"] },
     sort: 1,
   };
+}
+
+/** The datasource variable: any Prometheus, the provisioned one by default. */
+function datasourceVariable() {
+  return {
+    name: "datasource",
+    label: "Data source",
+    type: "datasource",
+    query: "prometheus",
+    regex: "",
+    refresh: 1,
+    hide: 0,
+    current: { selected: true, text: "Prometheus", value: DATASOURCE.uid },
+  };
+}
+
+/** A panel's `options`: a table's header; a heatmap's buckets from the `le` labels, in seconds. */
+function panelOptions(p: PanelSpec): Record<string, unknown> {
+  if (p.type === "table") return { showHeader: true };
+  if (p.type === "heatmap") {
+    return {
+      calculate: false,
+      cellGap: 1,
+      color: { mode: "scheme", scheme: "Oranges", steps: 64 },
+      yAxis: { axisPlacement: "left", unit: p.unit },
+      rowsFrame: { layout: "le" },
+      tooltip: { mode: "single", yHistogram: false },
+    };
+  }
+  return {};
 }
 
 /** Builds the dashboard JSON. */
@@ -291,7 +389,7 @@ export function buildDashboard(): Record<string, unknown> {
     let x = 0;
     for (const p of row.panels) {
       const w = p.width ?? (p.type === "stat" ? 24 / row.panels.length : 12);
-      const h = p.type === "stat" ? 4 : 8;
+      const h = p.type === "stat" ? 4 : p.type === "heatmap" ? 9 : 8;
       if (x + w > 24) {
         x = 0;
         y += h;
@@ -310,7 +408,7 @@ export function buildDashboard(): Record<string, unknown> {
         type: p.type,
         title: p.title,
         description: p.description,
-        datasource: DATASOURCE,
+        datasource: DATASOURCE_REF,
         gridPos: { h, w, x, y },
         fieldConfig: {
           defaults: {
@@ -330,14 +428,15 @@ export function buildDashboard(): Record<string, unknown> {
           },
           overrides: [],
         },
-        options: p.type === "table" ? { showHeader: true } : {},
+        options: panelOptions(p),
         ...(p.type === "table" ? { transformations: [{ id: "labelsToFields", options: {} }] } : {}),
         targets: p.targets.map((t, i) => ({
-          datasource: DATASOURCE,
+          datasource: DATASOURCE_REF,
           expr: t.expr,
           legendFormat: t.legend,
           refId: String.fromCharCode(65 + i),
           ...(p.type === "table" ? { instant: true, format: "table" } : {}),
+          ...(p.type === "heatmap" ? { format: "heatmap" } : {}),
         })),
       });
       x += w;
@@ -352,7 +451,7 @@ export function buildDashboard(): Record<string, unknown> {
     uid: "pose-exporter",
     title: "pose-exporter",
     description:
-      "Pose estimation throughput, latency, drops, inference and GPU memory, per exporter, stream and GPU.",
+      "Pose estimation throughput, latency, drops, inference, people tracked and GPU memory, per exporter, stream and GPU.",
     tags: ["pose-exporter"],
     timezone: "browser",
     schemaVersion: 39,
@@ -362,7 +461,14 @@ export function buildDashboard(): Record<string, unknown> {
     time: { from: "now-15m", to: "now" },
     templating: {
       list: [
-        variable("instance", "Instance", "label_values(pose_exporter_info, instance)"),
+        datasourceVariable(),
+        variable("job", "Job", "label_values(pose_exporter_info, job)", ".+"),
+        variable(
+          "instance",
+          "Instance",
+          'label_values(pose_exporter_info{job=~"$job"}, instance)',
+          ".+",
+        ),
         variable("stream", "Stream", `label_values(pose_fps{${I}}, stream_id)`),
         variable("device", "GPU", `label_values(vram_usage_mb{${I}}, device_id)`),
       ],
@@ -371,7 +477,7 @@ export function buildDashboard(): Record<string, unknown> {
       list: [
         {
           name: "Solver rebuilds",
-          datasource: DATASOURCE,
+          datasource: DATASOURCE_REF,
           enable: true,
           iconColor: "orange",
           expr: `changes(pose_solver_actions_total{${I}, outcome="done"}[1m]) > 0`,

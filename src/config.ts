@@ -548,10 +548,11 @@ export const FLAGS: readonly FlagSpec[] = [
     name: "track-keypoint-weight",
     kind: "number",
     arg: "W",
-    default: "0",
+    default: "0.4",
     min: 0,
     max: 1,
-    help: "tracking: weight of the keypoint similarity (OKS) in the match cost, 0 = boxes only",
+    help: "tracking: weight of the keypoint similarity (OKS) in the match cost of tracks seen " +
+      "in the previous frame, 0 = boxes only (ByteTrack's)",
   },
   {
     name: "fps-window-s",

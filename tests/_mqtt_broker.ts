@@ -5,6 +5,22 @@ import { mqttJs as mqtt } from "../src/mqtt/mqtt_client.ts";
 import type { MqttClient } from "../src/mqtt/mqtt_client.ts";
 import { freePort } from "./_helpers.ts";
 
+/**
+ * Where Debian's mosquitto is: on PATH, else /usr/sbin (outside a user's PATH); null when it is
+ * not installed (scripts/ensure_test_deps.sh installs it).
+ */
+export function mosquittoBinary(): string | null {
+  const dirs = [...(Deno.env.get("PATH") ?? "").split(":").filter((d) => d !== ""), "/usr/sbin"];
+  for (const dir of dirs) {
+    try {
+      if (Deno.statSync(`${dir}/mosquitto`).isFile) return `${dir}/mosquitto`;
+    } catch {
+      // not there
+    }
+  }
+  return null;
+}
+
 /** Options of {@linkcode MqttBroker.start}. */
 export interface MqttBrokerOptions {
   /** Users and their passwords; with any, anonymous clients are refused. @default {{}} */
@@ -71,12 +87,8 @@ export class MqttBroker {
       ...(Deno.uid() === 0 ? ["user root"] : []),
     ];
     if (users.length > 0) {
-      const file = `${dir}/passwords`;
-      for (const [i, [user, password]] of users.entries()) {
-        await run("mosquitto_passwd", [...(i === 0 ? ["-c"] : []), "-b", file, user, password]);
-      }
-      await Deno.chmod(file, 0o600);
-      lines.push(`password_file ${file}`);
+      await broker.setUsers(options.users!);
+      lines.push(`password_file ${dir}/passwords`);
     }
     if (options.tls) {
       lines.push(`certfile ${options.tls.certFile}`, `keyfile ${options.tls.keyFile}`);
@@ -86,10 +98,32 @@ export class MqttBroker {
     return broker;
   }
 
+  /** The running mosquitto's process id, or null between {@linkcode kill} and a restart. */
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
+  /**
+   * Writes the password file anew (a changed password): it takes effect at the next
+   * {@linkcode restart}. Only for a broker started with `users`.
+   */
+  async setUsers(users: Record<string, string>): Promise<void> {
+    const file = `${this.dir}/passwords`;
+    await Deno.remove(file).catch(() => {});
+    for (const [i, [user, password]] of Object.entries(users).entries()) {
+      await run("mosquitto_passwd", [...(i === 0 ? ["-c"] : []), "-b", file, user, password]);
+    }
+    await Deno.chmod(file, 0o600);
+  }
+
   /** Starts mosquitto again on the same port (after {@linkcode kill}). */
   async restart(): Promise<void> {
     if (this.#child !== null) throw new Error("mosquitto is already running");
-    const child = new Deno.Command("mosquitto", {
+    const binary = mosquittoBinary();
+    if (binary === null) {
+      throw new Error("mosquitto is not installed: run scripts/ensure_test_deps.sh (as root)");
+    }
+    const child = new Deno.Command(binary, {
       args: ["-c", `${this.dir}/mosquitto.conf`],
       stdin: "null",
       stdout: "null",

@@ -23,6 +23,8 @@ Deno.test("bench - --quick prints a table and, last, a consistent JSON object", 
       "1",
       "--scrape-interval-ms",
       "100",
+      "--scrape-cost-streams",
+      "8",
     ],
     cwd: ROOT.pathname,
     stdout: "piped",
@@ -81,6 +83,33 @@ Deno.test("bench - --quick prints a table and, last, a consistent JSON object", 
     "a ratio of one run",
   );
   assert(r.auth_scrapes_ms > 0 && r.plain_scrapes_ms > 0 && r.auth_first_scrape_ms > 0);
+  // The scrape cost on a real exporter: its 8 streams, gzipped as Prometheus asks.
+  assertEquals([r.scrape_cost_streams, r.scrape_cost_gzipped], [8, true]);
+  assert(
+    typeof r.scrape_event_loop_ms === "number",
+    `scrape_event_loop_ms = ${r.scrape_event_loop_ms}`,
+  );
+  assert(r.scrape_cost_gzip_bytes > 0 && r.scrape_cost_gzip_bytes < r.scrape_cost_body_bytes);
+  assert(r.track_us_per_frame > 0, `track_us_per_frame = ${r.track_us_per_frame}`);
+  // The host path: per-frame CPU of pipe-fed and synthetic streams, and what it allows.
+  for (
+    const key of [
+      "host_event_loop_ms_per_frame",
+      "host_cpu_ms_per_frame",
+      "host_pipe_bytes_per_frame",
+      "host_streams_at_30fps",
+    ]
+  ) assert(typeof r[key] === "number" && r[key] > 0, `${key} = ${r[key]}`);
+  // MQTT's cost per message: a real mosquitto where installed, a dead port always.
+  assert(
+    r.mqtt_event_loop_us_per_message_down > 0,
+    `down: ${r.mqtt_event_loop_us_per_message_down}`,
+  );
+  assert(r.mqtt_produced_down > 0 && r.mqtt_dropped_down <= r.mqtt_produced_down);
+  if (r.mqtt_up === "measured") {
+    assert(r.mqtt_event_loop_us_per_message_up > 0, `up: ${r.mqtt_event_loop_us_per_message_up}`);
+    assert(r.mqtt_sent_up > 0 && r.mqtt_sent_up <= r.mqtt_produced_up, "sent <= produced");
+  } else assert(r.mqtt_up.startsWith("skipped: "), r.mqtt_up);
 });
 
 Deno.test("bench - a bad flag exits 2 naming it", async () => {

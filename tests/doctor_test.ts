@@ -2,12 +2,18 @@
 // Grafana's documented API, and the whole walk against a real exporter and a real Prometheus.
 
 import { stringify as stringifyYaml } from "yaml";
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { freePort, pollUntil, ROOT, spawnPrometheus, startExporter } from "./_helpers.ts";
 import { FakeGrafana } from "./fakes/fake_grafana.ts";
 import { buildDashboard, DATASOURCE } from "../scripts/gen_dashboard.ts";
 import type { CheckResult } from "../src/doctor/check_result.ts";
-import { expandDashboardQuery, panelQueries } from "../src/doctor/dashboard_queries.ts";
+import {
+  dashboardVariables,
+  DatasourceVariableError,
+  expandDashboardQuery,
+  panelQueries,
+  resolveDatasource,
+} from "../src/doctor/dashboard_queries.ts";
 import { checkExporter, checkListenAddress } from "../src/doctor/exporter_checks.ts";
 import type { ExporterFacts } from "../src/doctor/exporter_checks.ts";
 import {
@@ -207,13 +213,52 @@ Deno.test("expandDashboardQuery() leaves no variable in any query of the provisi
       variables,
       { rateInterval: "20s" },
     ),
-    'rate(x{instance=~".*", s=~".*", d=~".*"}[20s])',
+    'rate(x{instance=~".+", s=~".*", d=~".*"}[20s])',
   );
   assertEquals(
     expandDashboardQuery("$instances", [{ name: "instance" }]),
     "$instances",
     "a longer name is not a variable",
   );
+  // job and instance are "All" as the linter wants them (.+); every query names both.
+  const people = queries.find((q) => q.panel === "People now")!;
+  assertEquals(
+    expandDashboardQuery(people.expr, dashboardVariables(dashboard)),
+    'sum(pose_tracks_active{job=~".+", instance=~".+", stream_id=~".*"})',
+  );
+});
+
+Deno.test("resolveDatasource() reads ${datasource} as the checked uid, a fixed uid as itself", () => {
+  const dashboard: Doc = buildDashboard();
+  const variables = dashboardVariables(dashboard);
+  assertEquals(variables.find((v) => v.name === "datasource"), {
+    name: "datasource",
+    allValue: null,
+    type: "datasource",
+    current: "prometheus_ds",
+  });
+  const queries = panelQueries(dashboard);
+  assert(queries.every((q) => q.datasourceVariable === "datasource" && q.datasourceUid === null));
+  assertEquals(resolveDatasource(queries[0]!, variables, "prometheus_ds"), "prometheus_ds");
+  assertEquals(resolveDatasource(queries[0]!, variables, "other_uid"), "other_uid");
+  const fixed = { panel: "p", expr: "up", datasourceUid: "fixed", datasourceVariable: null };
+  assertEquals(resolveDatasource(fixed, variables, "prometheus_ds"), "fixed");
+  const unknown = { ...fixed, datasourceUid: null, datasourceVariable: "ds" };
+  assertThrows(
+    () => resolveDatasource(unknown, variables, "prometheus_ds"),
+    DatasourceVariableError,
+  );
+  // The target's own datasource comes first, then the panel's; $x, ${x} and [[x]] all name x.
+  const panel = (target: Doc) => ({
+    panels: [{
+      title: "t",
+      datasource: { uid: "[[panel_ds]]" },
+      targets: [{ expr: "up", ...target }],
+    }],
+  });
+  assertEquals(panelQueries(panel({ datasource: { uid: "$own" } }))[0]!.datasourceVariable, "own");
+  assertEquals(panelQueries(panel({}))[0]!.datasourceVariable, "panel_ds");
+  assertEquals(panelQueries(panel({ datasource: { uid: "abc" } }))[0]!.datasourceUid, "abc");
 });
 
 function facts(addresses: string[], port = 8000): ExporterFacts {
@@ -632,6 +677,7 @@ Deno.test("doctor - real exporter and Prometheus: exit 0 when scraped, the broke
           );
           const panels = line(out.stdout, "ok   grafana panels: all ");
           assert(panels.includes("through Grafana's datasource proxy"), out.stdout);
+          assert(panels.includes("${datasource} = prometheus_ds"), out.stdout);
           assert(panels.includes("GPU panel(s) empty as expected"), out.stdout);
           assert(
             grafana.requests.some((r) =>
@@ -659,6 +705,34 @@ Deno.test("doctor - real exporter and Prometheus: exit 0 when scraped, the broke
             assert(check.seen.includes("panels without data: FPS per stream"), check.seen);
           } finally {
             await brokenGrafana.close();
+          }
+
+          // A panel naming a datasource variable the dashboard lacks is named, with the ones it has.
+          const misnamed: Doc = structuredClone(dashboard);
+          const people = misnamed.panels.find((p: Doc) => p.title === "People now");
+          people.datasource = { type: "prometheus", uid: "${DS_PROMETHEUS}" };
+          delete people.targets[0].datasource;
+          const misnamedGrafana = FakeGrafana.start({
+            datasources: [{ ...PROVISIONED_DS, url: prom.url }],
+            dashboards: [misnamed],
+          });
+          try {
+            const results = await checkGrafana(new URL(misnamedGrafana.url), {
+              timeoutMs: 3000,
+              readsGpu: false,
+              seriesFound: true,
+            });
+            const check = byCheck(results, "grafana panels");
+            assertEquals(check.status, "fail");
+            assert(
+              check.seen.includes(
+                "People now: names datasource ${DS_PROMETHEUS}, which is no datasource variable " +
+                  "of the dashboard (it has ${datasource})",
+              ),
+              check.seen,
+            );
+          } finally {
+            await misnamedGrafana.close();
           }
         } finally {
           await grafana.close();

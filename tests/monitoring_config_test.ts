@@ -112,7 +112,7 @@ Deno.test("monitoring - the compose file mounts what exists, on the ports and ta
   assert(prom.scrape_configs.some((j: Doc) => j.job_name === "prometheus"));
 });
 
-Deno.test("monitoring - Grafana provisioning points at the dashboard, and every uid is prometheus_ds", async () => {
+Deno.test("monitoring - Grafana provisioning points at the dashboard, whose datasource variable defaults to prometheus_ds", async () => {
   const ds: Doc = parseYaml(
     await Deno.readTextFile(`${root}config/grafana/provisioning/datasources/prometheus.yml`),
   );
@@ -149,7 +149,10 @@ Deno.test("monitoring - Grafana provisioning points at the dashboard, and every 
   };
   walk(dashboard);
   assert(uids.length > 20);
-  assertEquals([...new Set(uids)], [DATASOURCE.uid]);
+  // Every reference goes through the datasource variable, whose default is the provisioned uid.
+  assertEquals([...new Set(uids)], ["${datasource}"]);
+  const dsVariable = dashboard.templating.list.find((v: Doc) => v.type === "datasource");
+  assertEquals([dsVariable.name, dsVariable.current.value], ["datasource", DATASOURCE.uid]);
   for (const panel of dashboard.panels.filter((p: Doc) => p.type !== "row")) {
     assert(panel.description, `${panel.title} has a description`);
     assert(panel.fieldConfig.defaults.unit, `${panel.title} has a unit`);
@@ -158,6 +161,8 @@ Deno.test("monitoring - Grafana provisioning points at the dashboard, and every 
     }
   }
   assertEquals(dashboard.templating.list.map((v: Doc) => [v.name, v.multi, v.includeAll]), [
+    ["datasource", undefined, undefined],
+    ["job", true, true],
     ["instance", true, true],
     ["stream", true, true],
     ["device", true, true],

@@ -78,7 +78,8 @@ export const DOCTOR_FLAGS = [
     kind: "string",
     arg: "UID",
     default: DEFAULT_DATASOURCE_UID,
-    help: "Grafana datasource the panels use",
+    help:
+      "Grafana datasource to check and to run the panels' queries on (the dashboard's ${datasource} variable, whose default it is)",
   },
   {
     name: "dashboard-uid",
@@ -139,6 +140,14 @@ function readMqttTarget(
   if (flags.url === null) return null;
   try {
     const url = parseMqttUrl(flags.url);
+    if (flags.passwordFile !== null && url.username === null) {
+      problems.push(
+        `Flag --mqtt-password-file needs a user in --mqtt (mqtt://USER@${
+          url.display.slice(url.scheme.length + 3)
+        })`,
+      );
+      return null;
+    }
     const secrets = readMqttSecrets({
       url,
       passwordFile: flags.passwordFile,

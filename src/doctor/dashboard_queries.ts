@@ -7,6 +7,10 @@ export interface DashboardVariable {
   readonly name: string;
   /** What "All" stands for. @default {".*"} */
   readonly allValue?: string | null;
+  /** `query`, `datasource`, `custom`, ...; unknown when absent. */
+  readonly type?: string | null;
+  /** A datasource variable's default: the uid it selects (`current.value`). */
+  readonly current?: string | null;
 }
 
 /** Options of {@linkcode expandDashboardQuery}. */
@@ -51,7 +55,9 @@ export function expandDashboardQuery(
     ["__interval", options.interval ?? "15s"],
     ["__range", options.range ?? "5m"],
   ]);
-  for (const v of variables) values.set(v.name, v.allValue ?? ".*");
+  for (const v of variables) {
+    values.set(v.name, v.type === "datasource" ? v.current ?? "" : v.allValue ?? ".*");
+  }
   // Longest names first, so $instance is not read as $inst + "ance".
   const names = [...values.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp);
   const pattern = new RegExp(
@@ -69,11 +75,68 @@ export interface PanelQuery {
   readonly expr: string;
   /** The datasource uid the target or panel names, when it names a fixed one. */
   readonly datasourceUid: string | null;
+  /**
+   * The variable the target or panel names as its datasource (`${datasource}`: `"datasource"`),
+   * to resolve with {@linkcode resolveDatasource}; null when it names a fixed uid or none.
+   */
+  readonly datasourceVariable: string | null;
+}
+
+function uidOf(datasource: Json): string | undefined {
+  return typeof datasource === "string" ? undefined : jsonString(jsonAt(datasource, "uid"));
 }
 
 function fixedUid(datasource: Json): string | null {
-  const uid = typeof datasource === "string" ? undefined : jsonString(jsonAt(datasource, "uid"));
+  const uid = uidOf(datasource);
   return uid !== undefined && !uid.includes("$") ? uid : null;
+}
+
+/** The variable name of `$name`, `${name}` or `[[name]]` as a whole uid, else null. */
+function variableOf(datasource: Json): string | null {
+  const uid = uidOf(datasource);
+  const m = uid === undefined ? null : /^(?:\$\{(\w+)\}|\$(\w+)|\[\[(\w+)\]\])$/.exec(uid);
+  return m ? (m[1] ?? m[2] ?? m[3])! : null;
+}
+
+/** A panel's datasource that names no datasource variable of its dashboard. */
+export class DatasourceVariableError extends Error {
+  /**
+   * @param variable the name the panel gives
+   * @param known the dashboard's datasource variables
+   */
+  constructor(readonly variable: string, readonly known: readonly string[]) {
+    super(
+      `names datasource \${${variable}}, which is no datasource variable of the dashboard${
+        known.length ? ` (it has ${known.map((k) => `\${${k}}`).join(", ")})` : " (it has none)"
+      }`,
+    );
+    this.name = "DatasourceVariableError";
+  }
+}
+
+/**
+ * The uid a query runs against: its fixed uid, or for `${datasource}` the uid the doctor checks
+ * (`--datasource-uid`, by default the provisioned `prometheus_ds`, the variable's default too),
+ * as a user viewing the dashboard with that datasource selected would see it.
+ *
+ * @param query the panel query
+ * @param variables the dashboard's variables
+ * @param checked the datasource uid the doctor checks
+ * @returns the uid
+ * @throws {DatasourceVariableError} when it names a variable that is not a datasource variable
+ */
+export function resolveDatasource(
+  query: PanelQuery,
+  variables: readonly DashboardVariable[],
+  checked: string,
+): string {
+  if (query.datasourceUid !== null) return query.datasourceUid;
+  if (query.datasourceVariable === null) return checked;
+  const known = variables.filter((v) => v.type === "datasource").map((v) => v.name);
+  if (!known.includes(query.datasourceVariable)) {
+    throw new DatasourceVariableError(query.datasourceVariable, known);
+  }
+  return checked;
 }
 
 /**
@@ -90,11 +153,14 @@ export function panelQueries(dashboard: Json): PanelQuery[] {
       for (const target of jsonArray(jsonAt(panel, "targets"))) {
         const expr = jsonString(jsonAt(target, "expr"));
         if (expr === undefined || expr.trim() === "" || jsonAt(target, "hide")) continue;
+        // The target's datasource, else the panel's (Grafana's order).
+        const own = jsonAt(target, "datasource");
+        const ds = uidOf(own) !== undefined ? own : jsonAt(panel, "datasource");
         queries.push({
           panel: String(jsonAt(panel, "title") ?? `panel ${jsonAt(panel, "id")}`),
           expr,
-          datasourceUid: fixedUid(jsonAt(target, "datasource")) ??
-            fixedUid(jsonAt(panel, "datasource")),
+          datasourceUid: fixedUid(ds),
+          datasourceVariable: variableOf(ds),
         });
       }
     }
@@ -112,9 +178,14 @@ export function panelQueries(dashboard: Json): PanelQuery[] {
 export function dashboardVariables(dashboard: Json): DashboardVariable[] {
   return jsonArray(jsonAt(dashboard, "templating", "list")).flatMap((v) => {
     const name = jsonString(jsonAt(v, "name"));
-    return name === undefined
-      ? []
-      : [{ name, allValue: jsonString(jsonAt(v, "allValue")) ?? null }];
+    if (name === undefined) return [];
+    const current = jsonAt(v, "current", "value");
+    return [{
+      name,
+      allValue: jsonString(jsonAt(v, "allValue")) ?? null,
+      type: jsonString(jsonAt(v, "type")) ?? null,
+      current: typeof current === "string" ? current : null,
+    }];
   });
 }
 

@@ -5,11 +5,14 @@ import { METRIC_DEFINITIONS } from "../metrics/definitions.ts";
 import { type CheckResult, fail, ok, skip } from "./check_result.ts";
 import {
   dashboardVariables,
+  DatasourceVariableError,
   expandDashboardQuery,
   formatDuration,
   panelQueries,
+  type PanelQuery,
   parseDurationSeconds,
   queryReads,
+  resolveDatasource,
 } from "./dashboard_queries.ts";
 import { parseJson, probe, type ProbeResult } from "./http_probe.ts";
 import { type Json, jsonArray, jsonAt, jsonString } from "./json.ts";
@@ -333,14 +336,26 @@ async function checkPanels(dashboard: Json, ctx: PanelContext): Promise<CheckRes
   const variables = dashboardVariables(dashboard);
   const queries = panelQueries(dashboard);
   if (queries.length === 0) return skip(name, "the dashboard has no PromQL queries");
-  const outcomes = await Promise.all(queries.map(async (q) => ({
-    query: q,
-    outcome: await runQuery(
-      expandDashboardQuery(q.expr, variables, options),
-      q.datasourceUid ?? ctx.dsUid,
-      ctx,
-    ),
-  })));
+  // `${datasource}` is the datasource checked here (by default the provisioned uid, also the
+  // variable's default); job, instance and the other variables are "All".
+  const resolve = (q: PanelQuery): QueryOutcome | string => {
+    try {
+      return resolveDatasource(q, variables, ctx.dsUid);
+    } catch (err) {
+      if (err instanceof DatasourceVariableError) return { error: err.message };
+      throw err;
+    }
+  };
+  const outcomes = await Promise.all(queries.map(async (q) => {
+    const uid = resolve(q);
+    return {
+      query: q,
+      outcome: typeof uid === "string"
+        ? await runQuery(expandDashboardQuery(q.expr, variables, options), uid, ctx)
+        : uid,
+    };
+  }));
+  const viaVariables = [...new Set(queries.flatMap((q) => q.datasourceVariable ?? []))];
   const panels = [...new Set(queries.map((q) => q.panel))];
   const routes = new Set(outcomes.flatMap((o) => "route" in o.outcome ? [o.outcome.route] : []));
   const errors = outcomes.flatMap((o) =>
@@ -381,8 +396,11 @@ async function checkPanels(dashboard: Json, ctx: PanelContext): Promise<CheckRes
         : "Prometheus holds the series but these queries select nothing: compare their label matchers (instance, stream_id, device_id) with the series, e.g. in Grafana's Explore",
     );
   }
+  const resolved = viaVariables.map((v) => `\${${v}} = ${ctx.dsUid}`).join(", ");
   return ok(
     name,
-    `all ${panels.length - expectedEmpty.length} panels return data (queried ${via})${note}`,
+    `all ${panels.length - expectedEmpty.length} panels return data (queried ${via}${
+      resolved ? `, ${resolved}` : ""
+    })${note}`,
   );
 }

@@ -14,6 +14,7 @@ const SYMBOLS = {
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   getdents64: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  prctl: { parameters: ["i32", "buffer", "u64", "u64", "u64"], result: "i32" },
 } as const;
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
@@ -33,6 +34,23 @@ function libc(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
 /** Whether the C library calls are available here. */
 export function libcAvailable(): boolean {
   return libc() !== null;
+}
+
+/** prctl(2)'s option that names the calling thread (its `comm`, 15 bytes at most). */
+const PR_SET_NAME = 15;
+
+/**
+ * Names the calling thread, as /proc/PID/task/TID/comm shows it (15 bytes at most): a worker
+ * thread is otherwise `worker-N`, whatever it does. Threads it starts later inherit the name.
+ *
+ * @returns whether the name was set (false where the C library cannot be opened)
+ */
+export function nameThread(name: string): boolean {
+  const c = libc();
+  if (c === null) return false;
+  const bytes = new Uint8Array(16);
+  encoder.encodeInto(name.slice(0, 15), bytes.subarray(0, 15));
+  return c.symbols.prctl(PR_SET_NAME, bytes, 0n, 0n, 0n) === 0;
 }
 
 /** The open-files limit, soft and hard; null where it cannot be read. */

@@ -61,13 +61,32 @@ export function processSeconds(pid: number): number {
   return parsed === null ? 0 : parsed.ticks / TICKS_PER_SECOND;
 }
 
-/** What a thread is, in the exporter: its event loop, the inference worker, V8's helpers, I/O. */
-export type ThreadClass = "event_loop" | "inference_worker" | "v8_helpers" | "io_pool" | "other";
+/**
+ * The names the exporter's worker threads give themselves (`nameThread`), so that their CPU can
+ * be told apart: the inference worker (and the ONNX Runtime threads it starts, which inherit the
+ * name) and the pipe reader threads.
+ */
+export const THREAD_NAMES = { inference: "pose-inference", reader: "pose-reader" } as const;
+
+/**
+ * What a thread is, in the exporter: its event loop, the inference worker (with ONNX Runtime's
+ * threads), the pipe readers, V8's helpers (GC, compiler), the I/O pool.
+ */
+export type ThreadClass =
+  | "event_loop"
+  | "inference_worker"
+  | "source_readers"
+  | "v8_helpers"
+  | "io_pool"
+  | "other";
 
 /** The class of thread `time` of process `pid`. */
 export function classifyThread(pid: number, time: ThreadTime): ThreadClass {
   if (time.tid === pid) return "event_loop";
-  if (time.name.startsWith("worker-")) return "inference_worker";
+  if (time.name === THREAD_NAMES.reader) return "source_readers";
+  if (time.name === THREAD_NAMES.inference || time.name.startsWith("worker-")) {
+    return "inference_worker";
+  }
   if (time.name.startsWith("V8 ")) return "v8_helpers";
   if (time.name.startsWith("tokio-")) return "io_pool";
   return "other";
@@ -83,6 +102,7 @@ export function secondsByClass(
   const out: Record<ThreadClass, number> = {
     event_loop: 0,
     inference_worker: 0,
+    source_readers: 0,
     v8_helpers: 0,
     io_pool: 0,
     other: 0,

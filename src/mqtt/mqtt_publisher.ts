@@ -8,7 +8,7 @@ import type { IClientOptions, MqttClient } from "./mqtt_client.ts";
 import type { Logger } from "../log.ts";
 import type { MqttConnectFailureReason, MqttTopicKind } from "../metrics/definitions.ts";
 import type { FrameResult, ResultSink } from "../pipeline/result.ts";
-import { toJsonlRecord } from "../pipeline/jsonl_sink.ts";
+import { resultJson } from "../pipeline/jsonl_sink.ts";
 import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
 import type { StreamSnapshot } from "../streams/stream_snapshot.ts";
 import type { StreamTrackEvents, TrackEventListener } from "../tracking/track_events.ts";
@@ -145,6 +145,7 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
   #disconnectedAt = 0;
   #attempts = 0;
   #lastFailureLog = -Infinity;
+  #lastFailureReason: MqttConnectFailureReason | null = null;
   #failuresSinceLog = 0;
   #lastLossLog = -Infinity;
   #lossesSinceLog = { dropped: 0, failed: 0 };
@@ -291,6 +292,7 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
     this.#everConnected = true;
     this.#failuresSinceLog = 0;
     this.#lastFailureLog = -Infinity;
+    this.#lastFailureReason = null;
     // A broker without persistence forgot the retained messages: publish them again, first.
     this.#lastState.clear();
     this.#publishStates({ first: true });
@@ -332,8 +334,11 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
     if (this.#stopping) return;
     this.#failuresSinceLog++;
     const now = performance.now();
-    if (now - this.#lastFailureLog < 30_000) return;
+    // A new reason (the broker back, now refusing a changed password) is said at once; the same
+    // one again at most every 30 s.
+    if (reason === this.#lastFailureReason && now - this.#lastFailureLog < 30_000) return;
     this.#lastFailureLog = now;
+    this.#lastFailureReason = reason;
     this.#log.warn("cannot connect to the MQTT broker: retrying with backoff", {
       broker: this.url.display,
       reason,
@@ -419,7 +424,7 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
       this.#outbox.push({
         kind: "poses",
         topic: topics.poses,
-        payload: JSON.stringify(toJsonlRecord(result)),
+        payload: resultJson(result),
         retain: false,
       });
     }
@@ -516,12 +521,15 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
   }
 
   /**
-   * Sends what waits (with `offline` last, retained), then disconnects. With a `deadline`,
-   * what has not gone by then is dropped (queued) or failed (in flight), and counted.
+   * Publishes each stream's last state, sends what waits (with `offline` last, retained), then
+   * disconnects. With a `deadline`, what has not gone by then is dropped (queued) or failed (in
+   * flight), and counted.
    */
   async close(deadline?: Promise<void>): Promise<void> {
     if (this.#stopping) return;
     clearInterval(this.#timer);
+    // The streams have stopped by now: their last state (down, with why) stays retained.
+    this.#publishStates();
     if (this.#connected) {
       this.#outbox.push({
         kind: "available",

@@ -58,6 +58,14 @@ const round2 = (v: number) => Math.round(v * 100) / 100;
 const round3 = (v: number) => Math.round(v * 1000) / 1000;
 
 /**
+ * The JSON of `result`'s JSONL record (one line, no newline), built once per result: the first
+ * sink that asks builds it, the others read it from `result.json`.
+ */
+export function resultJson(result: FrameResult): string {
+  return result.json ??= JSON.stringify(toJsonlRecord(result));
+}
+
+/**
  * Builds the JSONL record of a result: coordinates in source pixels, rounded to 0.01; each
  * person's keypoints as the model gives them ([x, y, v] or [x, y]); `class` and `name` for a
  * model with several classes; with tracking, the record's `run_id` and each tracked person's
@@ -255,7 +263,7 @@ export class JsonlSink implements ResultSink {
       this.#recordLost(1, new Error(`the writer is ${mib} MiB behind (is the reader stalled?)`));
       return;
     }
-    const line = JSON.stringify(toJsonlRecord(result)) + "\n";
+    const line = resultJson(result) + "\n";
     this.#lines.push(line);
     this.#bytes += line.length;
     if (this.#bytes >= this.#flushBytes) this.#flush();

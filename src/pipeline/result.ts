@@ -15,6 +15,11 @@ export interface FrameResult {
   latencyMs: number;
   /** Run id that qualifies the persons' `trackId`s, set by the tracking stage. */
   runId?: string;
+  /**
+   * The result's JSONL record as JSON (no newline), kept by {@linkcode resultJson} for the next
+   * sink that needs it (the results file and MQTT's poses serialise a result once).
+   */
+  json?: string;
 }
 
 /** A consumer of frame results: metrics, a JSONL file. */

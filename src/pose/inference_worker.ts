@@ -7,6 +7,12 @@ import { createPoseDecoder, type PoseDecoder } from "./decoder.ts";
 import { Logger } from "../log.ts";
 import type { PreparedModel } from "./model_prep.ts";
 import type { WorkerInitOptions, WorkerReply, WorkerRequest } from "./worker_protocol.ts";
+import { nameThread } from "../host/libc.ts";
+import { THREAD_NAMES } from "../host/thread_cpu.ts";
+
+// Named before ONNX Runtime starts its threads, which inherit the name: the per-thread figures
+// count them as the inference worker's.
+nameThread(THREAD_NAMES.inference);
 
 let runner: OrtRunner | null = null;
 let decoder: PoseDecoder | null = null;

@@ -13,9 +13,10 @@ const SYMBOLS = {
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  // Runs on a thread of Deno's pool and returns a Promise: the calling thread stays free for
-  // its messages while it waits.
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // Blocks the calling thread (a reader thread, which has nothing else to do): a nonblocking
+  // call ran on a thread of Deno's pool and woke two threads per wait. Messages to the thread
+  // wake it through its eventfd.
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 

@@ -2,6 +2,11 @@
 
 /** What the main thread asks a reader thread. */
 export type PipeReaderRequest =
+  /**
+   * The first message: the eventfd the main thread writes after each message (the reader waits
+   * in poll(2), not in its event loop) and the count of messages sent, shared.
+   */
+  | { type: "init"; wakeFd: number; sent: SharedArrayBuffer }
   | {
     /** Open the FIFO at `path` and read whole frames of `frameBytes` into the slots. */
     type: "attach";

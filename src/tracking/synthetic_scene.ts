@@ -2,8 +2,13 @@
 
 import { formatMotRow } from "./mot_metrics.ts";
 
-/** Length of one cycle of the scene in milliseconds; everyone has left at its end. */
-export const SCENE_PERIOD_MS = 12_000;
+/**
+ * Length of one cycle of the scene in milliseconds. The last person leaves 1.8 s before its end
+ * and the next cycle's first ones enter 0.2 s after it: a gap of 2 s, twice the tracker's default
+ * lost buffer, so every track of a cycle has ended (and the people count is 0) for about a second
+ * before the next cycle's people are seen.
+ */
+export const SCENE_PERIOD_MS = 13_000;
 
 /** People per cycle; cycle `c` uses ids `c * SCENE_PEOPLE + 1` to `(c + 1) * SCENE_PEOPLE`. */
 export const SCENE_PEOPLE = 5;
@@ -80,7 +85,8 @@ const UNIFORM_HEIGHT_OF_WIDTH = 0.3125;
  * up to about 0.4 so a detector's NMS keeps both), C walks behind a hanging sign for exactly one
  * second, D walks in from the right, turns and leaves, E enters late from the left and hurries
  * out. Nobody enters where someone left less than 1.2 s before (more than the tracker's lost
- * buffer), so a fresh person never meets a lost track, also across cycles.
+ * buffer), so a fresh person never meets a lost track, also across cycles (the last leaves at
+ * 11.2 s, the next cycle's first enter at 13.2 s).
  */
 const WALKERS: readonly Walker[] = [
   {
@@ -212,7 +218,7 @@ function overlapArea(
 }
 
 /**
- * A scene of five people per 12-second cycle, as a pure function of time: people walk
+ * A scene of five people per 13-second cycle, as a pure function of time: people walk
  * continuously (a cycle starts and ends with nobody in view, so repeating it never makes anyone
  * jump), two cross each other, one is hidden behind an occluder for one second, people enter and
  * leave. A person counts as present while at least half of their box is in the frame and

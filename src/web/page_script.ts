@@ -22,6 +22,25 @@ export const LIVE_VIEW_SCRIPT = `"use strict";
     };
   }
 
+  // src/web/browser/tile_text.ts
+  function formatValue(value, digits, unit = "") {
+    if (value === null || value === void 0 || !isFinite(value)) return "\\u2014";
+    return value.toFixed(digits) + unit;
+  }
+  function overlayText(info, hasPicture) {
+    if (info.state === "up") return hasPicture ? "" : "waiting for a picture\\u2026";
+    const why = info.reason ? info.reason : "";
+    if (info.state === "down") return "down" + (why ? ": " + why : "");
+    if (info.state === "retrying") return "retrying" + (why ? " after: " + why : "");
+    return info.state + (why ? ": " + why : "");
+  }
+  function personLabel(p) {
+    return (p.track !== void 0 ? "#" + p.track + " " : "") + (p.label !== void 0 ? p.label + " " : "") + Math.round(p.score * 100) + "%";
+  }
+  function trackColour(track, alpha) {
+    return "hsla(" + Math.round(track * 137.508 % 360) + ", 85%, 62%, " + alpha + ")";
+  }
+
   // src/web/browser/tile_canvas.ts
   function context2d(canvas) {
     const ctx = canvas.getContext("2d");
@@ -88,24 +107,30 @@ export const LIVE_VIEW_SCRIPT = `"use strict";
     for (const p of persons) {
       const x1 = f.x + p.box[0] * f.scale, y1 = f.y + p.box[1] * f.scale;
       const x2 = f.x + p.box[2] * f.scale, y2 = f.y + p.box[3] * f.scale;
-      ctx.strokeStyle = "rgba(255, 255, 255, 0.28)";
-      ctx.lineWidth = Math.max(1, dpr);
+      const tracked = p.track !== void 0;
+      ctx.strokeStyle = tracked ? trackColour(p.track, 0.8) : "rgba(255, 255, 255, 0.28)";
+      ctx.lineWidth = Math.max(1, dpr) * (tracked ? 1.5 : 1);
       ctx.setLineDash([
         4 * dpr,
         4 * dpr
       ]);
       ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
       ctx.setLineDash([]);
-      const label = (p.label !== void 0 ? p.label + " " : "") + Math.round(p.score * 100) + "%";
+      const label = personLabel(p);
       ctx.font = Math.round(11 * dpr) + "px system-ui, sans-serif";
       const tw = ctx.measureText(label).width + 8 * dpr;
       const th = 15 * dpr;
       const ly = Math.max(0, y1 - th);
+      const lx = Math.max(0, Math.min(x1, ctx.canvas.width - tw - (tracked ? 2 * dpr : 0)));
       ctx.fillStyle = "rgba(13, 16, 20, 0.75)";
-      ctx.fillRect(x1, ly, tw, th);
+      ctx.fillRect(lx, ly, tw + (tracked ? 2 * dpr : 0), th);
+      if (tracked) {
+        ctx.fillStyle = trackColour(p.track, 1);
+        ctx.fillRect(lx, ly, 3 * dpr, th);
+      }
       ctx.fillStyle = "#e6e9ee";
       ctx.textBaseline = "middle";
-      ctx.fillText(label, x1 + 4 * dpr, ly + th / 2);
+      ctx.fillText(label, lx + 4 * dpr + (tracked ? 2 * dpr : 0), ly + th / 2);
     }
     const shown = (k, d, i) => d < 3 || k[d * i + 2] >= threshold;
     for (const p of persons) {
@@ -142,19 +167,6 @@ export const LIVE_VIEW_SCRIPT = `"use strict";
         ctx.stroke();
       }
     }
-  }
-
-  // src/web/browser/tile_text.ts
-  function formatValue(value, digits, unit = "") {
-    if (value === null || value === void 0 || !isFinite(value)) return "\\u2014";
-    return value.toFixed(digits) + unit;
-  }
-  function overlayText(info, hasPicture) {
-    if (info.state === "up") return hasPicture ? "" : "waiting for a picture\\u2026";
-    const why = info.reason ? info.reason : "";
-    if (info.state === "down") return "down" + (why ? ": " + why : "");
-    if (info.state === "retrying") return "retrying" + (why ? " after: " + why : "");
-    return info.state + (why ? ": " + why : "");
   }
 
   // src/web/browser/live_app.ts

@@ -17,6 +17,8 @@ export interface PosePerson {
   keypointDims?: 2 | 3;
   /** Class name, for a model with several classes. */
   className?: string;
+  /** Track id (the tracking stage's, unique per stream in a run); absent while untracked. */
+  trackId?: number;
 }
 
 /** A person as the page receives it: numbers rounded, keypoints as a flat list. */
@@ -30,6 +32,8 @@ export interface PacketPerson {
   dims: 2 | 3;
   /** Class name, for a model with several classes. */
   label?: string;
+  /** Track id, as `track_id` in the JSONL; absent while the person is not tracked. */
+  track?: number;
 }
 
 /** The JSON header of a snapshot packet. */
@@ -79,6 +83,7 @@ export function toPacketPersons(persons: readonly PosePerson[]): PacketPerson[] 
       dims,
     };
     if (p.className !== undefined) packet.label = p.className;
+    if (p.trackId !== undefined) packet.track = p.trackId;
     return packet;
   });
 }

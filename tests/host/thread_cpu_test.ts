@@ -26,3 +26,32 @@ Deno.test("threadTimes() sees this process's threads spend the CPU of a busy loo
   assertEquals(classifyThread(Deno.pid, { tid: Deno.pid, name: "deno", seconds: 0 }), "event_loop");
   assertEquals(classifyThread(1, { tid: 2, name: "worker-1", seconds: 0 }), "inference_worker");
 });
+
+Deno.test("the exporter's named threads: readers and the inference worker are told apart", async () => {
+  const { THREAD_NAMES } = await import("../../src/host/thread_cpu.ts");
+  const reader = { tid: 3, name: THREAD_NAMES.reader, seconds: 0 };
+  assertEquals(classifyThread(1, reader), "source_readers");
+  assertEquals(
+    classifyThread(1, { tid: 4, name: THREAD_NAMES.inference, seconds: 0 }),
+    "inference_worker",
+  );
+  // A worker thread that names itself shows under its name in /proc.
+  const code = `import { nameThread } from ${
+    JSON.stringify(
+      new URL("../../src/host/libc.ts", import.meta.url).href,
+    )
+  }; self.postMessage(nameThread("pose-test-name"));`;
+  const worker = new Worker(`data:text/javascript,${encodeURIComponent(code)}`, { type: "module" });
+  try {
+    const named = await new Promise<boolean>((
+      resolve,
+    ) => (worker.onmessage = (e) => resolve(e.data)));
+    assert(named, "prctl(PR_SET_NAME) failed");
+    assert(
+      threadTimes(Deno.pid).some((t) => t.name === "pose-test-name"),
+      "no thread by that name",
+    );
+  } finally {
+    worker.terminate();
+  }
+});

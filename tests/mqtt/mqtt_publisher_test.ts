@@ -9,7 +9,11 @@ import type { MqttConfig } from "../../src/mqtt/mqtt_config.ts";
 import type { FrameResult } from "../../src/pipeline/result.ts";
 import { toJsonlRecord } from "../../src/pipeline/jsonl_sink.ts";
 import type { StreamSnapshot } from "../../src/streams/stream_snapshot.ts";
-import { MQTT_OUTCOMES, MQTT_TOPIC_KINDS } from "../../src/metrics/definitions.ts";
+import {
+  MQTT_CONNECT_FAILURE_REASONS,
+  MQTT_OUTCOMES,
+  MQTT_TOPIC_KINDS,
+} from "../../src/metrics/definitions.ts";
 import { freePort } from "../_helpers.ts";
 import { MqttBroker, Subscriber } from "../_mqtt_broker.ts";
 
@@ -295,4 +299,167 @@ Deno.test("MqttPublisher runs without a broker at start, connects later and repu
     5,
   );
   assert(counts.sent > 0);
+});
+
+/** Waits until `accept()` holds, up to `timeoutMs`. */
+async function until(accept: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!accept()) {
+    if (Date.now() > deadline) throw new Error(`Gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+Deno.test("MqttPublisher publishes a state on each change at once, and an unchanged one again every interval", async () => {
+  const broker = await MqttBroker.start();
+  const sub = await Subscriber.start(broker.url, "h26test/+/state");
+  const streams = [snapshot("s0", 0)];
+  const { log } = collect();
+  // An interval far longer than the test: every state after the first is a change.
+  let publisher = await MqttPublisher.start({
+    config: config(broker.url),
+    secrets: { password: null, ca: null },
+    metrics: new MqttMetrics(),
+    log,
+    streams: () => streams,
+    stateCheckMs: 50,
+    stateIntervalMs: 600_000,
+  });
+  try {
+    await sub.until(() => sub.on(/\/s0\/state$/).length === 1, 5000, "the first state");
+    streams[0] = { ...streams[0]!, state: "retrying", reason: "ffmpeg exited: Connection refused" };
+    await sub.until(() => sub.on(/\/s0\/state$/).length === 2, 5000, "the down state");
+    const down = JSON.parse(sub.on(/\/s0\/state$/)[1]!.payload);
+    assertEquals(
+      [down.state, down.status, down.reason],
+      ["down", "retrying", "ffmpeg exited: Connection refused"],
+    );
+    streams[0] = { ...streams[0]!, state: "up", reason: null, decoder: "nvdec" };
+    await sub.until(() => sub.on(/\/s0\/state$/).length === 3, 5000, "the up state");
+    assertEquals(JSON.parse(sub.on(/\/s0\/state$/)[2]!.payload).decoder, "nvdec");
+    // fps and frame counts alone are no change: nothing more within a few checks.
+    streams[0] = { ...streams[0]!, fps: 12.5, frames: 101 };
+    await new Promise((r) => setTimeout(r, 400));
+    assertEquals(sub.on(/\/s0\/state$/).length, 3);
+    // Retained: a new subscriber is handed the latest.
+    const late = await Subscriber.start(broker.url, "h26test/+/state");
+    await late.until(() => late.messages.length === 1, 5000, "the retained state");
+    assertEquals(late.messages[0]!.retain, true);
+    assertEquals(late.messages[0]!.payload, sub.on(/\/s0\/state$/)[2]!.payload);
+    await late.stop();
+    await publisher.close();
+
+    // A short interval: the same state goes again and again, retained, with fresh figures.
+    sub.messages.length = 0;
+    publisher = await MqttPublisher.start({
+      config: config(broker.url),
+      secrets: { password: null, ca: null },
+      metrics: new MqttMetrics(),
+      log,
+      streams: () => streams,
+      stateCheckMs: 50,
+      stateIntervalMs: 300,
+    });
+    await sub.until(() => sub.on(/\/s0\/state$/).length >= 4, 10_000, "states every 300 ms");
+    const states = sub.on(/\/s0\/state$/).map((m) => JSON.parse(m.payload));
+    assert(states.every((st) => st.state === "up" && st.fps === 12.5), JSON.stringify(states));
+    const gaps = states.slice(1).map((st, i) => st.at_ms - states[i]!.at_ms);
+    assert(gaps.every((g) => g >= 250), `gaps ${gaps}`);
+  } finally {
+    await publisher.close();
+    await sub.stop();
+    await broker.stop();
+  }
+});
+
+Deno.test("MqttPublisher: a login refused after a broker restart (a changed password) is logged, counted and retried", async () => {
+  const broker = await MqttBroker.start({ users: { cam: "first-pass" } });
+  const metrics = new MqttMetrics();
+  const { log, lines } = collect();
+  const publisher = await MqttPublisher.start({
+    config: config(broker.url.replace("://", "://cam@"), { poses: false }),
+    secrets: { password: "first-pass", ca: null },
+    metrics,
+    log,
+    streams: () => [snapshot("s0", 0)],
+    stateCheckMs: 50,
+    reconnectMinMs: 100,
+    reconnectMaxMs: 300,
+  });
+  const refusals = () =>
+    metrics.connectFailures.value(MQTT_CONNECT_FAILURE_REASONS.indexOf("not_authorized"));
+  try {
+    assert(publisher.connected);
+    await broker.kill();
+    await broker.setUsers({ cam: "second-pass" });
+    await broker.restart();
+    await until(() => refusals() >= 3, 15_000, "three refused logins");
+    assert(!publisher.connected);
+    assertEquals(metrics.connected.value(0), 0);
+    const failures = lines.filter((l) =>
+      l.msg === "cannot connect to the MQTT broker: retrying with backoff"
+    );
+    // Logged at once (after an `unreachable` one while the broker restarted, perhaps), then not
+    // at every attempt.
+    const refused = failures.filter((l) => l.reason === "not_authorized");
+    assertEquals(refused.length, 1, JSON.stringify(failures));
+    assert(failures.length <= 2, JSON.stringify(failures));
+    assertEquals(refused[0]!.broker, `mqtt://cam@127.0.0.1:${broker.port}`);
+    assert(!JSON.stringify(lines).includes("first-pass"));
+    // The password is put back: the publisher gets in again by itself.
+    await broker.kill();
+    await broker.setUsers({ cam: "first-pass" });
+    await broker.restart();
+    await until(() => publisher.connected, 15_000, "the reconnect");
+    assert(lines.some((l) => l.msg === "reconnected to the MQTT broker"));
+    const sub = await Subscriber.start(broker.url, "h26test/#", {
+      username: "cam",
+      password: "first-pass",
+    });
+    await sub.until(
+      () => sub.on(/available$/).some((m) => m.retain && m.payload === "online"),
+      5000,
+      "the retained availability",
+    );
+    await sub.stop();
+  } finally {
+    await publisher.close();
+    await broker.stop();
+  }
+});
+
+Deno.test("MqttPublisher without a broker: drops the oldest beyond its bound, logs the first loss at once and then at most every interval", async () => {
+  const metrics = new MqttMetrics();
+  const { log, lines } = collect();
+  const publisher = await MqttPublisher.start({
+    config: config(`mqtt://127.0.0.1:${freePort()}`, { queueBytes: 8000 }),
+    secrets: { password: null, ca: null },
+    metrics,
+    log,
+    streams: () => [],
+    reconnectMinMs: 100,
+    reconnectMaxMs: 200,
+    connectTimeoutMs: 500,
+    lossLogIntervalMs: 300,
+  });
+  const lost = () => lines.filter((l) => l.msg === "MQTT messages lost");
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < 200; i++) publisher.write(result(0, "s0", i, t0 + i, 1));
+    assertEquals(lost().length, 1, "the first loss is logged at once, the rest held back");
+    assertEquals([lost()[0]!.dropped, lost()[0]!.reason], [1, "the queue is full"]);
+    const dropped = metrics.value("poses", "dropped");
+    assert(dropped > 150, `${dropped} dropped`);
+    assertEquals(dropped + publisher.waiting, 200, "every message is dropped or waits");
+    // The oldest went: what waits is the newest.
+    await new Promise((r) => setTimeout(r, 350));
+    publisher.write(result(0, "s0", 200, t0 + 200, 1));
+    assertEquals(lost().length, 2);
+    assertEquals(lost()[1]!.dropped, dropped, "the second line counts what the first held back");
+  } finally {
+    await publisher.close();
+  }
+  const counts = produced(metrics);
+  assertEquals(metrics.value("poses", "sent"), 0);
+  assertEquals(counts.dropped + counts.failed, 201);
 });

@@ -162,13 +162,13 @@ Deno.test("parseConfig() reads the --track flags: on by default, --no-track, ran
     "--track-buffer-s",
     "2.5",
     "--track-keypoint-weight",
-    "0.4",
+    "0.6",
   ]).tracking;
   assertEquals(
     [t.highThreshold, t.lowThreshold, t.newTrackThreshold, t.matchThreshold],
     [0.5, 0.2, 0.6, 0.7],
   );
-  assertEquals([t.lostTrackBufferMs, t.keypointWeight], [2500, 0.4]);
+  assertEquals([t.lostTrackBufferMs, t.keypointWeight], [2500, 0.6]);
   assertEquals(
     parseConfig(base, { POSE_EXPORTER_TRACK_BUFFER_S: "3" }).tracking.lostTrackBufferMs,
     3000,

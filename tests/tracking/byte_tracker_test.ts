@@ -70,6 +70,34 @@ Deno.test("ByteTracker.update() keeps the id through a one-second occlusion", ()
   assertEquals(ended, []);
 });
 
+Deno.test("ByteTracker.update() keeps the id through a one-second occlusion when frame times jitter", () => {
+  // Frame times as a real clock gives them: up to 8 ms late. Hidden for exactly the buffer (30
+  // frames), the person is back in the 31st frame, as with a frame count; a frame late by a
+  // millisecond must not end the track one frame early.
+  for (const late of [1, 8, 16]) {
+    const tracker = new ByteTracker({ runId: "r" });
+    const seen = new Set<number | null>();
+    for (let f = 0; f < 110; f++) {
+      // The last frame of the occlusion is late; the others jitter a little.
+      const t = f * PERIOD + (f === 69 ? late : (f % 3) * 0.5);
+      const visible = f < 40 || f >= 70;
+      const u = tracker.update(visible ? [walker(t)] : [], t);
+      if (visible) seen.add(u.ids[0]!);
+    }
+    assertEquals([...seen], [1], `the occlusion's last frame late by ${late} ms`);
+  }
+  // One frame more and the track has ended, jitter or not.
+  const tracker = new ByteTracker({ runId: "r" });
+  const ids = new Set<number | null>();
+  for (let f = 0; f < 110; f++) {
+    const t = f * PERIOD + (f % 2) * 8;
+    const visible = f < 40 || f >= 72;
+    const u = tracker.update(visible ? [walker(t)] : [], t);
+    if (visible && u.ids[0] !== null) ids.add(u.ids[0]!);
+  }
+  assertEquals([...ids], [1, 2]);
+});
+
 Deno.test("ByteTracker.update() ends a track lost for longer than the buffer, then gives a new id", () => {
   const tracker = new ByteTracker({ runId: "r" });
   const ids = new Set<number | null>();

@@ -1,12 +1,19 @@
 // The exporter end to end on the walking scene with the demo model: ids in the JSONL scored
 // against the scene's gt.txt (IDF1, switches at the crossing, the same id after the tram), a
 // reload in the middle that removes another stream while the scene's people keep their ids,
-// and the tracking metrics. A real exporter process, about 14 s.
+// and the tracking metrics. A real exporter process, about 13 s.
 
 import { assert, assertEquals } from "../_assert.ts";
-import { forceStop, freePort, pollUntil, sampleValue, startExporter } from "../_helpers.ts";
+import {
+  forceStop,
+  freePort,
+  parseSamples,
+  pollUntil,
+  sampleValue,
+  startExporter,
+} from "../_helpers.ts";
 import { evaluateTracks, formatEvaluation } from "../../scripts/track_eval.ts";
-import { SyntheticScene } from "../../src/tracking/synthetic_scene.ts";
+import { SCENE_PERIOD_MS, SyntheticScene } from "../../src/tracking/synthetic_scene.ts";
 
 Deno.test("exporter on the walking scene: IDF1 >= 0.95, no id switch, ids kept across a reload and the tram", async () => {
   const dir = await Deno.makeTempDir({ prefix: "h25_scene" });
@@ -31,13 +38,12 @@ Deno.test("exporter on the walking scene: IDF1 >= 0.95, no id switch, ids kept a
     "--status-interval-s",
     "3600",
   ]);
-  const framesOf = (t: string) => sampleValue(t, "pose_frames_total", { stream_id: "walk" }) ?? 0;
   try {
     // 4.5 s in: A and B have crossed, C and D walk. The reload removes `other` only.
-    let text = await pollUntil(url, (t) => framesOf(t) >= 135, 30_000);
+    let text = await pollUntil(url, (t) => framesMade(t) >= 135, 30_000);
     assert((sampleValue(text, "pose_tracks_active", { stream_id: "other" }) ?? -1) >= 0);
     const startedBefore = sampleValue(text, "pose_tracks_started_total", { stream_id: "walk" })!;
-    assertEquals(startedBefore, 4, "A, B, C and D have their ids");
+    assertEquals(startedBefore, 4, `A, B, C and D have their ids${overloaded(text)}`);
     await Deno.writeTextFile(sources, `${walk}\n`);
     exporter.child.kill("SIGHUP");
     text = await pollUntil(
@@ -50,30 +56,40 @@ Deno.test("exporter on the walking scene: IDF1 >= 0.95, no id switch, ids kept a
         startedBefore,
       "the kept stream's counter goes on",
     );
-    // One cycle of the scene (12 s): E has come and gone; everyone has left.
-    // E's track ends once lost for --track-buffer-s (1 s) after E left at 11.2 s.
-    text = await pollUntil(
-      url,
-      (t) => framesOf(t) >= 372 && (sampleValue(t, "pose_track_duration_seconds_count") ?? 0) >= 5,
-      30_000,
+    // The duration histogram is of all streams together: it holds `other`'s tracks, ended by its
+    // removal. What follows counts from here.
+    const durations = (t: string, le?: string) =>
+      le === undefined
+        ? sampleValue(t, "pose_track_duration_seconds_count") ?? 0
+        : sampleValue(t, "pose_track_duration_seconds_bucket", { le }) ?? 0;
+    const base = { count: durations(text), le2: durations(text, "2"), le30: durations(text, "30") };
+    // The first cycle of the scene (13 s): E leaves at 11.2 s and its track ends once lost for
+    // --track-buffer-s (1 s); the next cycle's people enter at 13.2 s. In between, everyone has
+    // left: the five tracks have ended and the people count is 0.
+    text = await pollUntil(url, (t) => durations(t) - base.count >= 5, 30_000);
+    assertEquals(
+      sampleValue(text, "pose_tracks_started_total", { stream_id: "walk" }),
+      5,
+      overloaded(text),
     );
-    assertEquals(sampleValue(text, "pose_tracks_started_total", { stream_id: "walk" }), 5);
     assertEquals(sampleValue(text, "pose_tracks_active", { stream_id: "walk" }), 0);
     // The five walks lasted from 2.8 s (E) to 10 s (C).
-    assertEquals(sampleValue(text, "pose_track_duration_seconds_bucket", { le: "2" }), 0);
-    assertEquals(sampleValue(text, "pose_track_duration_seconds_bucket", { le: "30" }), 5);
+    assertEquals(durations(text) - base.count, 5);
+    assertEquals(durations(text, "2") - base.le2, 0);
+    assertEquals(durations(text, "30") - base.le30, 5);
     exporter.child.kill("SIGTERM");
     const { code, stderr } = await exporter.done;
     assertEquals(code, 0, stderr.slice(-2000));
 
     const jsonl = await Deno.readTextFile(results);
     const truth = await Deno.readTextFile(gt);
-    // Score the first cycle (frames 1-360) only: the stop may cut the second one short.
-    const cycle = truth.split("\n").filter((l) => l !== "" && Number(l.split(",")[0]) <= 360)
+    // Score the first cycle (frames 1-390) only: the stop may cut the second one short.
+    const frames = SCENE_PERIOD_MS * 30 / 1000;
+    const cycle = truth.split("\n").filter((l) => l !== "" && Number(l.split(",")[0]) <= frames)
       .join("\n");
-    const lines = jsonl.split("\n").filter((l) => l !== "" && JSON.parse(l).frame < 360);
+    const lines = jsonl.split("\n").filter((l) => l !== "" && JSON.parse(l).frame < frames);
     const e = evaluateTracks(lines.join("\n"), cycle, { streamId: "walk" });
-    const report = formatEvaluation(e);
+    const report = formatEvaluation(e) + overloaded(text);
     assert(e.idf1 >= 0.95, report);
     assertEquals(e.switches, 0, report);
     assertEquals(e.uniqueObjects, 5, report);
@@ -105,6 +121,29 @@ Deno.test("exporter on the walking scene: IDF1 >= 0.95, no id switch, ids kept a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Frames the scene source has made: those done and those dropped (the scene's clock). */
+function framesMade(text: string): number {
+  let made = sampleValue(text, "pose_frames_total", { stream_id: "walk" }) ?? 0;
+  for (const s of parseSamples(text)) {
+    if (s.name === "pose_frames_dropped_total" && s.labels.stream_id === "walk") made += s.value;
+  }
+  return made;
+}
+
+/**
+ * Words for an assertion message when the exporter could not keep up: a person who walks 200 px
+ * per second and is not seen for a second of dropped frames has left their predicted box, so the
+ * tracker's IoU match cannot find them (what any IoU tracker does); seen on a host with a load
+ * average of 16 on 2 cores, where 89 of 225 frames were dropped.
+ */
+function overloaded(text: string): string {
+  const made = framesMade(text);
+  const done = sampleValue(text, "pose_frames_total", { stream_id: "walk" }) ?? 0;
+  return made - done > 0.1 * made
+    ? ` (the host could not keep up: ${made - done} of ${made} frames dropped)`
+    : "";
+}
 
 /** The id of the truth box overlapping `box` with IoU >= 0.5, or null. */
 function nearest(box: number[], truth: { id: number; box: number[] }[]): number | null {

@@ -8,6 +8,8 @@ import { parseMotText } from "../../src/tracking/mot_metrics.ts";
 import { boxIou } from "../../src/tracking/_box_iou.ts";
 
 const PERIOD = 1000 / 30;
+/** Frames of one cycle at 30 fps. */
+const CYCLE = SCENE_PERIOD_MS * 30 / 1000;
 const scene = new SyntheticScene();
 
 function frames(count: number) {
@@ -15,7 +17,7 @@ function frames(count: number) {
 }
 
 Deno.test("SyntheticScene.personsAt() moves people continuously, across cycles too", () => {
-  const all = frames(2 * 12 * 30 + 30);
+  const all = frames(2 * CYCLE + 30);
   for (let f = 1; f < all.length; f++) {
     for (const p of all[f]!) {
       const before = all[f - 1]!.find((q) => q.id === p.id);
@@ -35,7 +37,7 @@ Deno.test("SyntheticScene.personsAt() moves people continuously, across cycles t
 Deno.test("SyntheticScene - one person is hidden behind the sign for exactly one second", () => {
   const [from, to] = scene.occlusionMs;
   assertAlmostEquals(to - from, 1000, 1e-9);
-  const seen = frames(12 * 30).map((people) => people.some((p) => p.id === 3));
+  const seen = frames(CYCLE).map((people) => people.some((p) => p.id === 3));
   const first = seen.indexOf(true);
   const last = seen.lastIndexOf(true);
   const hidden = seen.slice(first, last + 1).filter((s) => !s).length;
@@ -49,7 +51,7 @@ Deno.test("SyntheticScene - two people cross, overlapping but not enough for NMS
   let maxIou = 0;
   let order = 0;
   let swapped = false;
-  for (const people of frames(12 * 30)) {
+  for (const people of frames(CYCLE)) {
     const a = people.find((p) => p.id === 1);
     const b = people.find((p) => p.id === 2);
     if (!a || !b) continue;
@@ -63,10 +65,25 @@ Deno.test("SyntheticScene - two people cross, overlapping but not enough for NMS
 });
 
 Deno.test("SyntheticScene - people enter and leave, each cycle with fresh ids", () => {
-  const ids = new Set(frames(2 * 12 * 30).flat().map((p) => p.id));
+  const ids = new Set(frames(2 * CYCLE).flat().map((p) => p.id));
   assertEquals([...ids].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   const entering = scene.personsAt(700).find((p) => p.id === 1)!;
   assertEquals(entering.box[0], 0, "clipped at the frame's left edge");
+});
+
+Deno.test("SyntheticScene - nobody is in view for the last 1.8 s of a cycle and its first 0.2 s", () => {
+  for (const layout of ["mixed", "uniform"] as const) {
+    const s = new SyntheticScene({ layout });
+    let lastSeen = -1;
+    let firstSeen = -1;
+    for (let t = 0; t < 2 * SCENE_PERIOD_MS; t += 10) {
+      const inView = s.personsAt(t, { includeHidden: true }).length > 0;
+      if (inView && t < SCENE_PERIOD_MS) lastSeen = t;
+      if (inView && t >= SCENE_PERIOD_MS && firstSeen < 0) firstSeen = t;
+    }
+    // Longer than the tracker's lost buffer (1 s): a cycle's tracks all end before the next one.
+    assert(firstSeen - lastSeen >= 2000 - 20, `${layout}: gap ${firstSeen - lastSeen} ms`);
+  }
 });
 
 Deno.test("SyntheticScene - keypoints sit on a stick figure inside the box", () => {

@@ -300,3 +300,79 @@ Deno.test({
     }
   },
 });
+
+/** The RGB of `hsl(h, s%, l%)`, as CSS defines it. */
+function hslToRgb(h: number, s: number, l: number): number[] {
+  const a = s * Math.min(l, 1 - l);
+  const f = (n: number) => {
+    const k = (n + h / 30) % 12;
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return [f(0), f(8), f(4)];
+}
+
+Deno.test({
+  name:
+    "live view - Chromium labels each tracked skeleton with its track id, in its track's colour",
+  async fn() {
+    requireChromium();
+    const port = freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const dir = await Deno.makeTempDir({ prefix: "live-view-track-" });
+    const sources = `${dir}/sources.txt`;
+    await Deno.writeTextFile(sources, "walk=synthetic@15?scene=walk\n");
+    const exporter = startExporter([
+      "--live-view",
+      "--sources-file",
+      sources,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--status",
+      "off",
+    ]);
+    let browser: HeadlessChromium | null = null;
+    try {
+      await pollUntil(`${base}/live/state`, (text, status) =>
+        status === 200 &&
+        JSON.parse(text).streams.some((s: { state: string }) => s.state === "up"), 60_000);
+      browser = await HeadlessChromium.launch({ width: 1280, height: 800 });
+      await browser.navigate(`${base}/`);
+      // From 2 s into the scene on, two to four people walk.
+      await browser.waitFor(
+        `(((document.querySelector('[data-stream-id="walk"]') || {}).livePacket || {}).persons ||
+          []).length >= 2`,
+        30_000,
+      );
+      const tile = await browser.evaluate<DrawnTile>(readTile("walk"));
+      const p = tile.packet;
+      const ids = p.persons.map((x) => x.track);
+      assert(ids.length >= 2 && ids.every((id) => Number.isInteger(id) && id! >= 1), `ids ${ids}`);
+      assertEquals(new Set(ids).size, ids.length, "one id per person");
+      const rgba = Uint8Array.from(atob(tile.rgba), (c) => c.charCodeAt(0));
+      const scale = Math.min(tile.width / p.sourceWidth, tile.height / p.sourceHeight);
+      const ox = (tile.width - p.sourceWidth * scale) / 2;
+      const oy = (tile.height - p.sourceHeight * scale) / 2;
+      const dpr = await browser.evaluate<number>("devicePixelRatio");
+      // The label's strip, 3 px wide, left of the text over the box's top left corner (a label
+      // near the right edge is moved left to stay whole: those are not looked at).
+      let looked = 0;
+      let coloured = 0;
+      for (const person of p.persons) {
+        const x1 = ox + person.box[0]! * scale;
+        if (x1 < 0 || x1 > tile.width - 80 * dpr) continue;
+        looked++;
+        const y = Math.max(0, oy + person.box[1]! * scale - 15 * dpr) + 7 * dpr;
+        const i = (Math.floor(y) * tile.width + Math.floor(x1 + dpr)) * 4;
+        const want = hslToRgb(Math.round((person.track! * 137.508) % 360), 0.85, 0.62);
+        if (want.every((v, c) => Math.abs(rgba[i + c]! - v) <= 16)) coloured++;
+      }
+      assert(looked >= 1 && coloured === looked, `${coloured} of ${looked} labels in their colour`);
+    } finally {
+      await browser?.close();
+      exporter.child.kill("SIGTERM");
+      await exporter.done;
+      await forceStop(exporter);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -53,8 +53,8 @@ Deno.test("LIVE_VIEW_SCRIPT reads packets with decodeSnapshotPacket and bundles 
   const modules = [...LIVE_VIEW_SCRIPT.matchAll(/^ {2}\/\/ (\S+\.ts)$/gm)].map((m) => m[1]);
   assertEquals(modules, [
     "src/web/snapshot_packet.ts",
-    "src/web/browser/tile_canvas.ts",
     "src/web/browser/tile_text.ts",
+    "src/web/browser/tile_canvas.ts",
     "src/web/browser/live_app.ts",
   ]);
 });

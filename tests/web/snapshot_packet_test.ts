@@ -19,6 +19,7 @@ Deno.test("toPacketPersons() keeps the model's keypoints, their values per keypo
       keypointDims: 2,
       className: "dog",
     },
+    { score: 0.9, box: [0, 0, 4, 8], keypoints: Float32Array.from([1, 2]), trackId: 7 },
   ]);
   assertEquals(persons, [
     {
@@ -28,6 +29,7 @@ Deno.test("toPacketPersons() keeps the model's keypoints, their values per keypo
       dims: 3,
     },
     { score: 0.5, box: [0, 0, 10, 10], keypoints: [1.3, 2.3, 3, 4], dims: 2, label: "dog" },
+    { score: 0.9, box: [0, 0, 4, 8], keypoints: [1, 2], dims: 3, track: 7 },
   ]);
   const header = {
     token: 1,

@@ -4,6 +4,7 @@
 
 import type { PacketHeader, PacketPerson } from "../snapshot_packet.ts";
 import type { LiveConfig } from "./live_config.ts";
+import { personLabel, trackColour } from "./tile_text.ts";
 
 /** Where the source image lies on a canvas: its scale and the rectangle it fills. */
 export interface Fit {
@@ -130,8 +131,9 @@ export function drawTile(canvas: HTMLCanvasElement, scene: TileScene): void {
 }
 
 /**
- * Each person's dashed box and label (class name and score), then the limbs of a 17-keypoint
- * (COCO) model, then the keypoints on top: those of other models as points in one colour.
+ * Each person's dashed box (in its track's colour) and label (track id, class name and score),
+ * then the limbs of a 17-keypoint (COCO) model, then the keypoints on top: those of other
+ * models as points in one colour.
  * Keypoints with a confidence below the threshold are left out; 2-value keypoints (no
  * confidence) are all drawn.
  */
@@ -151,21 +153,28 @@ function drawSkeletons(
   for (const p of persons) {
     const x1 = f.x + p.box[0] * f.scale, y1 = f.y + p.box[1] * f.scale;
     const x2 = f.x + p.box[2] * f.scale, y2 = f.y + p.box[3] * f.scale;
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.28)";
-    ctx.lineWidth = Math.max(1, dpr);
+    const tracked = p.track !== undefined;
+    ctx.strokeStyle = tracked ? trackColour(p.track!, 0.8) : "rgba(255, 255, 255, 0.28)";
+    ctx.lineWidth = Math.max(1, dpr) * (tracked ? 1.5 : 1);
     ctx.setLineDash([4 * dpr, 4 * dpr]);
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     ctx.setLineDash([]);
-    const label = (p.label !== undefined ? p.label + " " : "") + Math.round(p.score * 100) + "%";
+    const label = personLabel(p);
     ctx.font = Math.round(11 * dpr) + "px system-ui, sans-serif";
     const tw = ctx.measureText(label).width + 8 * dpr;
     const th = 15 * dpr;
     const ly = Math.max(0, y1 - th);
+    // A person at the right edge keeps the whole label in view.
+    const lx = Math.max(0, Math.min(x1, ctx.canvas.width - tw - (tracked ? 2 * dpr : 0)));
     ctx.fillStyle = "rgba(13, 16, 20, 0.75)";
-    ctx.fillRect(x1, ly, tw, th);
+    ctx.fillRect(lx, ly, tw + (tracked ? 2 * dpr : 0), th);
+    if (tracked) {
+      ctx.fillStyle = trackColour(p.track!, 1);
+      ctx.fillRect(lx, ly, 3 * dpr, th);
+    }
     ctx.fillStyle = "#e6e9ee";
     ctx.textBaseline = "middle";
-    ctx.fillText(label, x1 + 4 * dpr, ly + th / 2);
+    ctx.fillText(label, lx + 4 * dpr + (tracked ? 2 * dpr : 0), ly + th / 2);
   }
   const shown = (k: number[], d: number, i: number) => d < 3 || k[d * i + 2] >= threshold;
   for (const p of persons) {

@@ -1,5 +1,7 @@
-// What a tile says in words: its numbers with their units and the line over its picture.
+// What a tile says in words: its numbers with their units, the line over its picture and the
+// label of each person (with the colour of its track).
 
+import type { PacketPerson } from "../snapshot_packet.ts";
 import type { StreamInfo } from "./live_config.ts";
 
 /**
@@ -36,4 +38,28 @@ export function overlayText(
   if (info.state === "down") return "down" + (why ? ": " + why : "");
   if (info.state === "retrying") return "retrying" + (why ? " after: " + why : "");
   return info.state + (why ? ": " + why : "");
+}
+
+/**
+ * The text over a person's box: the track id (`#7`), the class name of a model with several
+ * classes, and the score (`#7 93%`, `dog 80%`).
+ *
+ * @param p the person
+ * @returns the label
+ */
+export function personLabel(p: Pick<PacketPerson, "track" | "label" | "score">): string {
+  return (p.track !== undefined ? "#" + p.track + " " : "") +
+    (p.label !== undefined ? p.label + " " : "") + Math.round(p.score * 100) + "%";
+}
+
+/**
+ * A colour of its own for each track id (hues 137.5 degrees apart, the golden angle, so that
+ * ids next to each other look different), to follow one person across frames.
+ *
+ * @param track the track id
+ * @param alpha opacity, 0..1
+ * @returns a CSS colour
+ */
+export function trackColour(track: number, alpha: number): string {
+  return "hsla(" + Math.round((track * 137.508) % 360) + ", 85%, 62%, " + alpha + ")";
 }
