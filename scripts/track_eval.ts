@@ -9,6 +9,7 @@
 
 import { parseArgs } from "node:util";
 import {
+  MotParseError,
   type MotRow,
   type MotScores,
   parseMotText,
@@ -21,6 +22,12 @@ export interface ResultsToMotOptions {
   streamId?: string;
   /** The run whose lines are read (appended runs). @default {the last run of the stream} */
   runId?: string;
+}
+
+/** Options of {@linkcode evaluateTracks}. */
+export interface EvaluateTracksOptions extends ResultsToMotOptions {
+  /** How messages name the ground truth, e.g. `--gt gt.txt`. @default {"the ground truth"} */
+  groundTruthName?: string;
 }
 
 /** Hypotheses read from a JSONL results file. */
@@ -119,22 +126,32 @@ export interface TrackEvaluation extends MotScores {
  *
  * @param resultsText the JSONL
  * @param groundTruthText the gt.txt
- * @param options which stream and run
+ * @param options which stream and run, and how to name the ground truth in messages
  * @returns the scores
+ * @throws {TrackEvalError} when the ground truth has no rows, or none in the results' frames
  */
 export function evaluateTracks(
   resultsText: string,
   groundTruthText: string,
-  options: ResultsToMotOptions = {},
+  options: EvaluateTracksOptions = {},
 ): TrackEvaluation {
   const hyp = resultsToMot(resultsText, options);
   const gtAll = parseMotText(groundTruthText);
+  const gtName = options.groundTruthName ?? "the ground truth";
+  if (gtAll.length === 0) {
+    throw new TrackEvalError(`Cannot score: no ground truth (${gtName} has no rows)`);
+  }
   const first = Math.min(...hyp.frames);
   const last = Math.max(...hyp.frames);
   const gtFrames = new Set(gtAll.map((r) => r.frame).filter((f) => f >= first && f <= last));
   let framesWithoutResults = 0;
   for (const f of gtFrames) if (!hyp.frames.has(f)) framesWithoutResults++;
   const gt = gtAll.filter((r) => hyp.frames.has(r.frame));
+  if (gt.length === 0) {
+    throw new TrackEvalError(
+      `Cannot score: no ground truth in the results' frames ${first}..${last} (${gtName} has none)`,
+    );
+  }
   return {
     streamId: hyp.streamId,
     runId: hyp.runId,
@@ -159,35 +176,74 @@ export function formatEvaluation(e: TrackEvaluation): string {
   ].join("\n");
 }
 
+const USAGE = "usage: deno task track-eval --results FILE.jsonl --gt gt.txt [--stream ID] " +
+  "[--run-id ID] [--json]";
+
+/** Writes one line to stderr. */
+async function complain(text: string): Promise<void> {
+  await Deno.stderr.write(new TextEncoder().encode(text + "\n"));
+}
+
+/** Reads the file of flag `flag`, or a TrackEvalError naming the flag and the path. */
+async function readFlagFile(flag: string, path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    throw new TrackEvalError(`Cannot read ${flag} ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      results: { type: "string" },
-      gt: { type: "string" },
-      stream: { type: "string" },
-      "run-id": { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: Deno.args,
+      options: {
+        results: { type: "string" },
+        gt: { type: "string" },
+        stream: { type: "string" },
+        "run-id": { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    // node:util's parseArgs throws a TypeError for an unknown flag, a missing value or an
+    // argument that is not a flag; its message names it.
+    await complain(`track-eval: ${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
   if (values.help || values.results === undefined || values.gt === undefined) {
-    const text = "usage: deno task track-eval --results FILE.jsonl --gt gt.txt [--stream ID] " +
-      "[--run-id ID] [--json]\n";
-    await (values.help ? Deno.stdout : Deno.stderr).write(new TextEncoder().encode(text));
-    return values.help ? 0 : 2;
+    if (values.help) {
+      await Deno.stdout.write(new TextEncoder().encode(USAGE + "\n"));
+      return 0;
+    }
+    const missing = values.results === undefined ? "--results" : "--gt";
+    await complain(`track-eval: ${missing} is required\n${USAGE}`);
+    return 2;
   }
   try {
-    const e = evaluateTracks(
-      await Deno.readTextFile(values.results),
-      await Deno.readTextFile(values.gt),
-      { streamId: values.stream, runId: values["run-id"] },
-    );
+    const results = await readFlagFile("--results", values.results);
+    const groundTruth = await readFlagFile("--gt", values.gt);
+    let e: TrackEvaluation;
+    try {
+      e = evaluateTracks(results, groundTruth, {
+        streamId: values.stream,
+        runId: values["run-id"],
+        groundTruthName: `--gt ${values.gt}`,
+      });
+    } catch (err) {
+      if (!(err instanceof MotParseError)) throw err;
+      throw new TrackEvalError(`Cannot read --gt ${values.gt}: ${err.message}`, { cause: err });
+    }
     const out = values.json ? JSON.stringify(e) : formatEvaluation(e);
     await Deno.stdout.write(new TextEncoder().encode(out + "\n"));
     return 0;
   } catch (err) {
-    await Deno.stderr.write(new TextEncoder().encode(`${(err as Error).message}\n`));
+    if (!(err instanceof TrackEvalError)) throw err;
+    await complain(`track-eval: ${err.message}`);
     return 1;
   }
 }

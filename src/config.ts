@@ -767,6 +767,16 @@ export function unknownVariables(
     });
 }
 
+/** The flags that tune the tracker: each is refused with --no-track. */
+const TRACKING_SETTING_FLAGS = [
+  "track-high",
+  "track-low",
+  "track-new",
+  "track-match",
+  "track-buffer-s",
+  "track-keypoint-weight",
+] as const;
+
 /**
  * Resolves command-line arguments and environment variables into a {@linkcode Config}.
  *
@@ -789,6 +799,22 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
   if (r.bool("track") && r.bool("no-track")) {
     problems.push("Flags --track and --no-track contradict each other: give one");
   }
+  if (r.bool("no-track")) {
+    // A tracking setting with tracking off is a mistake, refused like --mqtt-poses without
+    // --mqtt-url.
+    for (const flag of TRACKING_SETTING_FLAGS) {
+      if (r.given(flag)) {
+        problems.push(
+          `Flags --no-track and ${r.text(flag).origin} contradict each other: give one`,
+        );
+      }
+    }
+  }
+  // The thresholds are read here so that their cross-check runs only on values not refused.
+  const problemsBeforeThresholds = problems.length;
+  const trackHigh = r.required("track-high");
+  const trackLow = r.required("track-low");
+  const thresholdsRead = problems.length === problemsBeforeThresholds;
   const ffmpegPath = r.string("ffmpeg") ?? "ffmpeg";
   const deviceId = r.required("device");
   const ms = (name: string) => Math.round(r.required(name) * 1000);
@@ -823,8 +849,8 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     },
     tracking: {
       enabled: !r.bool("no-track"),
-      highThreshold: r.required("track-high"),
-      lowThreshold: r.required("track-low"),
+      highThreshold: trackHigh,
+      lowThreshold: trackLow,
       newTrackThreshold: r.required("track-new"),
       matchThreshold: r.required("track-match"),
       lostTrackBufferMs: ms("track-buffer-s"),
@@ -878,7 +904,7 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       (closest === null ? "" : ` (did you mean ${closest}?)`)
     ),
   };
-  if (config.tracking.lowThreshold > config.tracking.highThreshold) {
+  if (thresholdsRead && config.tracking.lowThreshold > config.tracking.highThreshold) {
     problems.push(
       `Invalid --track-low: ${config.tracking.lowThreshold} is above --track-high ` +
         `${config.tracking.highThreshold}`,

@@ -25,10 +25,19 @@ export interface ExporterProcess {
   done: Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
-/** Starts `main.ts` with `args` as a subprocess. */
-export function startExporter(args: string[], env: Record<string, string> = {}): ExporterProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...EXPORTER_PERMISSIONS, new URL("main.ts", ROOT).pathname, ...args],
+/**
+ * Starts `main.ts` with `args` as a subprocess; `options.wrapper` runs it through a command that
+ * execs it (e.g. `["setsid"]`: its own process group, same pid).
+ */
+export function startExporter(
+  args: string[],
+  env: Record<string, string> = {},
+  options: { wrapper?: string[] } = {},
+): ExporterProcess {
+  const deno = ["run", ...EXPORTER_PERMISSIONS, new URL("main.ts", ROOT).pathname, ...args];
+  const [wrapper, ...wrapperArgs] = options.wrapper ?? [];
+  const child = new Deno.Command(wrapper ?? Deno.execPath(), {
+    args: wrapper === undefined ? deno : [...wrapperArgs, Deno.execPath(), ...deno],
     cwd: ROOT.pathname,
     stdout: "piped",
     stderr: "piped",

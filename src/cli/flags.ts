@@ -2,6 +2,7 @@
 // and the environment into checked values, each problem worded one way and collected, not thrown.
 
 import { parseArgs } from "node:util";
+import { redactUrlText } from "../mqtt/mqtt_url.ts";
 
 /** A decimal number as a flag value: digits, a point, an exponent; no hex, octal or binary. */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -89,7 +90,10 @@ function readRaw(
   const raw = new Map<string, RawValue>();
   for (const token of tokens ?? []) {
     if (token.kind === "positional") {
-      problems.push(`Unexpected argument: ${JSON.stringify(token.value)} (flags start with --)`);
+      // A stray value may be a URL with a password in it (a URL given without its flag).
+      problems.push(
+        `Unexpected argument: ${redactUrlText(JSON.stringify(token.value))} (flags start with --)`,
+      );
       continue;
     }
     if (token.kind !== "option") continue;
@@ -101,7 +105,9 @@ function readRaw(
     }
     if (spec.kind === "boolean") {
       if (token.value !== undefined) {
-        problems.push(`Flag --${spec.name} takes no value: ${JSON.stringify(token.value)}`);
+        problems.push(
+          `Flag --${spec.name} takes no value: ${redactUrlText(JSON.stringify(token.value))}`,
+        );
       }
       raw.set(spec.name, true);
       continue;

@@ -20,7 +20,7 @@ import {
 } from "./_exporter_url.ts";
 import { type ExporterLogin, loginClient, readExporterLogin } from "./_exporter_login.ts";
 import { checkMqtt, type MqttCheckOptions } from "../doctor/mqtt_checks.ts";
-import { MqttFileError, readMqttSecrets } from "../mqtt/mqtt_config.ts";
+import { MqttFileError, readMqttSecrets, topicPrefixProblem } from "../mqtt/mqtt_config.ts";
 import { type MqttUrl, MqttUrlError, parseMqttUrl } from "../mqtt/mqtt_url.ts";
 
 /** The flags of `pose-exporter doctor`. */
@@ -138,6 +138,11 @@ function readMqttTarget(
   problems: string[],
 ): DoctorSettings["mqtt"] {
   if (flags.url === null) return null;
+  const prefixProblem = topicPrefixProblem(flags.prefix);
+  if (prefixProblem !== null) {
+    problems.push(`Invalid --mqtt-topic-prefix: ${JSON.stringify(flags.prefix)} ${prefixProblem}`);
+    return null;
+  }
   try {
     const url = parseMqttUrl(flags.url);
     if (flags.passwordFile !== null && url.username === null) {
@@ -155,7 +160,11 @@ function readMqttTarget(
     });
     return { url, options: { password: secrets.password, ca: secrets.ca, prefix: flags.prefix } };
   } catch (err) {
-    if (!(err instanceof MqttUrlError) && !(err instanceof MqttFileError)) throw err;
+    if (err instanceof MqttUrlError) {
+      problems.push(`Invalid --mqtt: ${err.message.replace(/^Invalid MQTT broker URL /, "")}`);
+      return null;
+    }
+    if (!(err instanceof MqttFileError)) throw err;
     problems.push(err.message);
     return null;
   }

@@ -4,7 +4,7 @@
 import { mqttJs as mqtt } from "../mqtt/mqtt_client.ts";
 import type { MqttClient } from "../mqtt/mqtt_client.ts";
 import { type CheckResult, fail, ok, skip } from "./check_result.ts";
-import { classifyConnectError } from "../mqtt/mqtt_publisher.ts";
+import { classifyConnectError, isCertificateError } from "../mqtt/mqtt_publisher.ts";
 import type { MqttUrl } from "../mqtt/mqtt_url.ts";
 
 /** Options of {@linkcode checkMqtt}. */
@@ -103,13 +103,24 @@ export async function checkMqtt(
   const { client, error } = await connectOnce(url, options, timeoutMs);
   try {
     const who = url.username === null ? "anonymous" : `user ${JSON.stringify(url.username)}`;
+    if (error !== null && classifyConnectError(error) === "tls") {
+      const certificate = isCertificateError(error);
+      results.push(fail(
+        "mqtt tls",
+        `the TLS handshake failed, so no login took place: ${error.message}`,
+        certificate
+          ? "give the CA that signed the broker's certificate with --mqtt-ca-file"
+          : "check that the port is the broker's TLS listener (mqtts://), or use mqtt:// for a " +
+            "plain one",
+      ));
+      results.push(skip(roundTrip, "no TLS connection"));
+      return results;
+    }
     if (error !== null) {
       const reason = classifyConnectError(error);
       const fix = reason === "not_authorized"
         ? "check the user in --mqtt-url and the password in --mqtt-password-file (the broker's " +
           "password_file, ACLs)"
-        : reason === "tls"
-        ? "give the CA that signed the broker's certificate with --mqtt-ca-file"
         : "check that this is an MQTT broker (mqtt:// plain, mqtts:// TLS)";
       results.push(fail(login, `${who} refused: ${error.message}`, fix));
       results.push(skip(roundTrip, "not logged in"));

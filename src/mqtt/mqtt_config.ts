@@ -84,6 +84,20 @@ export const MQTT_FLAGS: readonly FlagSpec[] = [
   },
 ];
 
+/**
+ * What is wrong with a topic prefix (the exporter's and `doctor --mqtt`'s), or null.
+ *
+ * @param prefix the --mqtt-topic-prefix value
+ * @returns the words that follow the value in an `Invalid --mqtt-topic-prefix` problem
+ */
+export function topicPrefixProblem(prefix: string): string | null {
+  if (prefix === "") return null;
+  if (/[+#]/.test(prefix) || prefix.includes("\0") || /^\/|\/$/.test(prefix)) {
+    return "is not a topic prefix (no +, # or NUL, no leading or trailing /)";
+  }
+  return null;
+}
+
 /** The names of the --mqtt-* flags. */
 export type MqttFlagName = (typeof MQTT_FLAGS)[number]["name"];
 
@@ -109,18 +123,16 @@ export function resolveMqttConfig(r: FlagValues): MqttConfig {
   const passwordFile = r.string("mqtt-password-file");
   const caFile = r.string("mqtt-ca-file");
   const prefix = r.string("mqtt-topic-prefix") ?? "pose-exporter";
-  if (prefix !== "" && (/[+#]/.test(prefix) || prefix.includes("\0") || /^\/|\/$/.test(prefix))) {
-    r.invalid(
-      "mqtt-topic-prefix",
-      "is not a topic prefix (no +, # or NUL, no leading or trailing /)",
-    );
-  }
+  const prefixProblem = topicPrefixProblem(prefix);
+  if (prefixProblem !== null) r.invalid("mqtt-topic-prefix", prefixProblem);
   const clientId = r.string("mqtt-client-id");
   const qos = r.choice<"0" | "1">("mqtt-qos") === "0" ? 0 : 1;
   const queueMiB = r.required("mqtt-queue-mib");
   if (text === null) {
-    for (const flag of ["mqtt-password-file", "mqtt-ca-file", "mqtt-poses"] as const) {
-      if (r.given(flag)) r.problems.push(`Flag --${flag} needs --mqtt-url`);
+    // Every other --mqtt-* flag means nothing without a broker: refused, not ignored.
+    for (const flag of MQTT_FLAGS) {
+      if (flag.name === "mqtt-url") continue;
+      if (r.given(flag.name)) r.problems.push(`Flag --${flag.name} needs --mqtt-url`);
     }
   }
   if (url !== null && passwordFile !== null && url.password !== null) {

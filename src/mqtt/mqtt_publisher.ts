@@ -6,7 +6,11 @@
 import { mqttJs as mqtt } from "./mqtt_client.ts";
 import type { IClientOptions, MqttClient } from "./mqtt_client.ts";
 import type { Logger } from "../log.ts";
-import type { MqttConnectFailureReason, MqttTopicKind } from "../metrics/definitions.ts";
+import {
+  MQTT_TOPIC_KINDS,
+  type MqttConnectFailureReason,
+  type MqttTopicKind,
+} from "../metrics/definitions.ts";
 import type { FrameResult, ResultSink } from "../pipeline/result.ts";
 import { resultJson } from "../pipeline/jsonl_sink.ts";
 import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
@@ -87,6 +91,23 @@ const UNREACHABLE_CODES = new Set([
   "EPIPE",
 ]);
 
+/** mqtt.js's (node:tls's) words for a TLS handshake that did not complete. */
+const TLS_HANDSHAKE_FAILED =
+  /before secure TLS connection was established|wrong version number|packet length too long|tls handshake/i;
+
+/** node:tls's words and codes for a certificate that does not verify. */
+const CERTIFICATE_FAILED = /certificate|self[- ]signed|unable to verify|altnames|UNABLE_TO|CERT_/i;
+
+/**
+ * Whether a TLS failure is the broker's certificate not verifying (the fix: --mqtt-ca-file),
+ * rather than a handshake cut short (a plain port, a broker going down).
+ */
+export function isCertificateError(err: Error): boolean {
+  const code = (err as Error & { code?: unknown }).code;
+  return CERTIFICATE_FAILED.test(err.message) ||
+    (typeof code === "string" && CERTIFICATE_FAILED.test(code));
+}
+
 /**
  * Why a connection attempt failed, from mqtt.js's error: a CONNACK refusal code (4 bad user or
  * password, 5 not authorized; MQTT 5's 134 and 135), a socket error, a TLS verification error.
@@ -94,6 +115,8 @@ const UNREACHABLE_CODES = new Set([
 export function classifyConnectError(err: Error): MqttConnectFailureReason {
   const code = (err as Error & { code?: unknown }).code;
   if (code === 4 || code === 5 || code === 134 || code === 135) return "not_authorized";
+  // A TLS handshake cut short (mqtts:// to a plain port) comes as ECONNRESET: still TLS's.
+  if (TLS_HANDSHAKE_FAILED.test(err.message)) return "tls";
   if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return "unreachable";
   if (/certificate|self[- ]signed|ssl|tls|handshake/i.test(err.message)) return "tls";
   if (typeof code === "string" && /^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO)/.test(code)) return "tls";
@@ -148,7 +171,13 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
   #lastFailureReason: MqttConnectFailureReason | null = null;
   #failuresSinceLog = 0;
   #lastLossLog = -Infinity;
-  #lossesSinceLog = { dropped: 0, failed: 0 };
+  /** Losses not yet logged, per outcome and kind (one object, reused). */
+  #lossesSinceLog: Record<"dropped" | "failed", Record<MqttTopicKind, number>> = {
+    dropped: { available: 0, state: 0, tracks: 0, poses: 0 },
+    failed: { available: 0, state: 0, tracks: 0, poses: 0 },
+  };
+  #lossesPending = 0;
+  #lastLossReason = "";
   #firstOutcome:
     | ((result: { reason: MqttConnectFailureReason; err: Error } | null) => void)
     | null = null;
@@ -214,14 +243,28 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
    */
   static async start(options: MqttPublisherOptions): Promise<MqttPublisher> {
     const publisher = new MqttPublisher(options);
+    // Settled by the first connect, error or close; and, whatever mqtt.js does (a name lookup
+    // that hangs, a close with no error), by this deadline: the start never waits longer.
+    const waitMs = (options.connectTimeoutMs ?? 5000) + 500;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
     const outcome = await new Promise<{ reason: MqttConnectFailureReason; err: Error } | null>(
       (resolve) => {
         publisher.#firstOutcome = resolve;
         if (publisher.#connected) resolve(null);
+        deadline = setTimeout(() => {
+          publisher.#metrics.connectFailed("unreachable");
+          resolve({ reason: "unreachable", err: new Error(`no answer within ${waitMs} ms`) });
+        }, waitMs);
       },
     );
+    clearTimeout(deadline);
     publisher.#firstOutcome = null;
-    if (outcome !== null && (outcome.reason === "not_authorized" || outcome.reason === "tls")) {
+    // A refused login and an untrusted certificate stay so: the start ends. A handshake cut
+    // short may be a broker going down: it is tried again, as an unreachable one.
+    const fatal = outcome !== null &&
+      (outcome.reason === "not_authorized" ||
+        (outcome.reason === "tls" && isCertificateError(outcome.err)));
+    if (outcome !== null && fatal) {
       publisher.#stopping = true;
       publisher.#client.end(true);
       const who = publisher.url.username === null
@@ -238,10 +281,17 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
     if (outcome !== null) {
       options.log.warn(
         "MQTT broker not reachable at start: the exporter runs without it and keeps trying",
-        { broker: publisher.url.display, error: outcome.err.message },
+        {
+          broker: publisher.url.display,
+          reason: outcome.reason,
+          error: outcome.err.message,
+          ...(outcome.reason === "tls"
+            ? { hint: "the TLS handshake failed: is the port the broker's TLS one (mqtts://)?" }
+            : {}),
+        },
       );
     }
-    publisher.#timer = setInterval(() => publisher.#publishStates(), options.stateCheckMs ?? 1000);
+    publisher.#timer = setInterval(() => publisher.#tick(), options.stateCheckMs ?? 1000);
     return publisher;
   }
 
@@ -303,11 +353,23 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
       retain: true,
     }, { first: true });
     this.#outbox.setOpen(true);
-    this.#firstOutcome?.(null);
+    const settle = this.#firstOutcome;
+    this.#firstOutcome = null;
+    settle?.(null);
   }
 
   #onClose(): void {
     this.#outbox.setOpen(false);
+    if (!this.#connected && this.#firstOutcome !== null) {
+      // Closed before any CONNACK and with no error (the error, when one came, settled it).
+      const settle = this.#firstOutcome;
+      this.#firstOutcome = null;
+      this.#metrics.connectFailed("other");
+      settle({
+        reason: "other",
+        err: new Error("the connection closed before the broker answered"),
+      });
+    }
     if (!this.#connected) return;
     this.#connected = false;
     this.#disconnectedAt = performance.now();
@@ -328,7 +390,9 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
     }
     this.#metrics.connectFailed(reason);
     if (this.#firstOutcome !== null) {
-      this.#firstOutcome({ reason, err });
+      const settle = this.#firstOutcome;
+      this.#firstOutcome = null;
+      settle({ reason, err });
       return;
     }
     if (this.#stopping) return;
@@ -350,19 +414,38 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
   }
 
   #recordLoss(kind: MqttTopicKind, outcome: "dropped" | "failed", reason: string): void {
-    this.#lossesSinceLog[outcome]++;
+    this.#lossesSinceLog[outcome][kind]++;
+    this.#lossesPending++;
+    this.#lastLossReason = reason;
+    this.#logLosses(false);
+  }
+
+  /**
+   * Logs the losses since the last line, per outcome and kind (`dropped_poses=...`), at most
+   * every interval unless `force` (the stop's last line); nothing when none is pending.
+   */
+  #logLosses(force: boolean): void {
+    if (this.#lossesPending === 0) return;
     const now = performance.now();
-    if (now - this.#lastLossLog < (this.#options.lossLogIntervalMs ?? 5000)) return;
+    if (!force && now - this.#lastLossLog < (this.#options.lossLogIntervalMs ?? 5000)) return;
     this.#lastLossLog = now;
-    this.#log.warn("MQTT messages lost", {
+    const fields: Record<string, string | number> = {
       broker: this.url.display,
-      reason,
-      kind,
-      dropped: this.#lossesSinceLog.dropped,
-      failed: this.#lossesSinceLog.failed,
-      queue_mib: Math.round(this.#config.queueBytes / 2 ** 20 * 100) / 100,
-    });
-    this.#lossesSinceLog = { dropped: 0, failed: 0 };
+      reason: this.#lastLossReason,
+    };
+    for (const outcome of ["dropped", "failed"] as const) {
+      const counts = this.#lossesSinceLog[outcome];
+      let total = 0;
+      for (const kind of MQTT_TOPIC_KINDS) total += counts[kind];
+      fields[outcome] = total;
+      for (const kind of MQTT_TOPIC_KINDS) {
+        if (counts[kind] > 0) fields[`${outcome}_${kind}`] = counts[kind];
+        counts[kind] = 0;
+      }
+    }
+    fields.queue_mib = Math.round(this.#config.queueBytes / 2 ** 20 * 100) / 100;
+    this.#log.warn("MQTT messages lost", fields);
+    this.#lossesPending = 0;
   }
 
   #topicsOf(streamId: string): StreamTopics {
@@ -376,6 +459,13 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
       this.#topics.set(streamId, topics);
     }
     return topics;
+  }
+
+  /** The timer's work: the queue's size (connected or not: it grows while the broker is away). */
+  #tick(): void {
+    this.#publishStates();
+    this.#logLosses(false);
+    this.#metrics.queueBytes.set(0, this.#outbox.bytes);
   }
 
   /**
@@ -553,6 +643,7 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
     clearTimeout(timer);
     if (!clean) this.#client.end(true);
     this.#outbox.abandonInflight("the exporter stopped before the broker acknowledged them");
+    this.#logLosses(true);
     this.#metrics.connected.set(0, 0);
     this.#metrics.queueBytes.set(0, 0);
     const m = this.#metrics;

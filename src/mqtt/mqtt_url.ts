@@ -38,15 +38,48 @@ export class MqttUrlError extends Error {
   }
 }
 
+/** A scheme's `scheme://`, where a URL starts in a text. */
+const URL_START = /[A-Za-z][A-Za-z0-9+.-]*:\/\//g;
+
 /**
- * A URL's text with any password after `user:` replaced by `***`, for messages about a URL
- * that may not even parse.
+ * A text with the password of every URL in it replaced by `***`, for messages about a URL that
+ * may not even parse: everything between the first `:` after `scheme://` and the last `@` of
+ * the URL (up to a space or a quote) goes, whatever it holds (`/`, `@`, bad `%` escapes).
  *
- * @param text a URL as given
- * @returns the same text without its password
+ * @example
+ * ```ts
+ * import { redactUrlText } from "./mqtt_url.ts";
+ * redactUrlText("mqtt://cam:top/secret@h/x"); // "mqtt://cam:***@h/x"
+ * ```
+ *
+ * @param text a URL as given, or a message that may hold one
+ * @returns the same text without any password
  */
 export function redactUrlText(text: string): string {
-  return text.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/, "$1:***@");
+  let out = "";
+  let from = 0;
+  for (const match of text.matchAll(URL_START)) {
+    const start = match.index + match[0].length;
+    if (start <= from) continue;
+    const rest = text.slice(start);
+    const end = start + (/["'\s]/.exec(rest)?.index ?? rest.length);
+    const url = text.slice(start, end);
+    const at = url.lastIndexOf("@");
+    const colon = url.indexOf(":");
+    out += text.slice(from, start);
+    out += at > 0 && colon >= 0 && colon < at ? `${url.slice(0, colon)}:***${url.slice(at)}` : url;
+    from = end;
+  }
+  return out + text.slice(from);
+}
+
+/** Percent-decodes a URL's user or password; null when its escapes are bad. */
+function decoded(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -62,7 +95,8 @@ export function redactUrlText(text: string): string {
  * @param text the URL
  * @returns its parts
  * @throws {MqttUrlError} naming the URL (without its password) for an unknown scheme, a
- *   missing host, a bad port, or a path, query or fragment
+ *   missing host, a bad port, a path, query or fragment, a bad percent escape in the user or
+ *   password, or a password without a user
  */
 export function parseMqttUrl(text: string): MqttUrl {
   const shown = redactUrlText(text);
@@ -89,8 +123,21 @@ export function parseMqttUrl(text: string): MqttUrl {
   }
   const port = url.port === "" ? (scheme === "mqtt" ? 1883 : 8883) : Number(url.port);
   if (port === 0) throw new MqttUrlError(shown, "port 0 is not a broker's port");
-  const username = url.username === "" ? null : decodeURIComponent(url.username);
-  const password = url.password === "" ? null : decodeURIComponent(url.password);
+  const username = url.username === "" ? null : decoded(url.username);
+  const password = url.password === "" ? null : decoded(url.password);
+  if (username === null && url.username !== "" || password === null && url.password !== "") {
+    throw new MqttUrlError(
+      shown,
+      "its user or password is not valid percent-encoding (write % as %25)",
+    );
+  }
+  if (username === null && password !== null) {
+    throw new MqttUrlError(
+      shown,
+      "it has a password but no user (mqtt://USER:PASSWORD@HOST, or USER@ and " +
+        "--mqtt-password-file)",
+    );
+  }
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const hostPart = host.includes(":") ? `[${host}]` : host;
   return {

@@ -14,6 +14,7 @@ import { decodeArgs, parseProbe, probeArgs, type ProbedVideo } from "./ffmpeg_co
 import { classifyNvdecFailure } from "./nvdec_probe.ts";
 import { FramePool } from "./frame_pool.ts";
 import { FrameSlots } from "./frame_slots.ts";
+import { hangupImmune } from "../host/hangup_immune.ts";
 import type { PipeFrame, PipeReaders, PipeReading } from "./pipe_readers.ts";
 import type { StreamLifecycle } from "./stream_lifecycle.ts";
 import type { StreamDownReason } from "../metrics/definitions.ts";
@@ -289,8 +290,11 @@ export class FfmpegSource implements FrameSource {
     const pipe = await this.#openPipe(letterbox);
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(o.ffmpegPath, {
-        args: decodeArgs(o.spec, {
+      // SIGHUP ignored: a hangup of the exporter's process group reloads it, and must not end
+      // the streams (ffmpeg keeps SIGHUP's default action, exit).
+      const line = hangupImmune(
+        o.ffmpegPath,
+        decodeArgs(o.spec, {
           letterbox,
           width: o.width,
           height: o.height,
@@ -300,6 +304,9 @@ export class FfmpegSource implements FrameSource {
           deviceId: o.deviceId ?? 0,
           ...(pipe ? { band: true, output: pipe.reading.path } : {}),
         }),
+      );
+      child = new Deno.Command(line.command, {
+        args: line.args,
         stdin: "null",
         stdout: pipe ? "null" : "piped",
         stderr: "piped",

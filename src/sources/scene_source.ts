@@ -27,17 +27,25 @@ export const SCENE_NAMES = ["walk"] as const;
 
 /**
  * Parses the query of a `synthetic` URI with a `scene` parameter: `scene=walk`, optionally
- * `&gt=PATH` (the ground truth file, written as frames are made).
+ * `&gt=PATH` (the ground truth file, written as frames are made). A `gt` path is checked at
+ * once (a typo'd path should not run for hours without its file): it must not be a directory
+ * and its directory must exist.
  *
  * @param query the text after `?`
  * @returns the scene spec
- * @throws {Error} naming an unknown parameter or scene
+ * @throws {Error} naming an unknown or repeated parameter, an unknown scene or a `gt` path that
+ *   cannot be written
  */
 export function parseSceneQuery(query: string): SceneSpec {
   const params = new URLSearchParams(query);
   let name: SceneSpec["name"] | null = null;
   let groundTruthPath: string | null = null;
+  const seen = new Set<string>();
   for (const [key, value] of params) {
+    if (seen.has(key)) {
+      throw new Error(`repeated parameter ${JSON.stringify(key)}: give it once`);
+    }
+    seen.add(key);
     if (key === "scene") {
       if (!(SCENE_NAMES as readonly string[]).includes(value)) {
         throw new Error(`unknown scene ${JSON.stringify(value)}: synthetic takes ?scene=walk`);
@@ -45,6 +53,7 @@ export function parseSceneQuery(query: string): SceneSpec {
       name = value as SceneSpec["name"];
     } else if (key === "gt") {
       if (value === "") throw new Error("empty gt=: give the path of the ground truth file");
+      checkGroundTruthPath(value);
       groundTruthPath = value;
     } else {
       throw new Error(
@@ -54,6 +63,46 @@ export function parseSceneQuery(query: string): SceneSpec {
   }
   if (name === null) throw new Error("gt= needs scene=walk");
   return { name, groundTruthPath };
+}
+
+/** The file system's answer for `path`: its info, null when it does not exist (or cannot). */
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw err;
+  }
+}
+
+/**
+ * Refuses a ground-truth path that cannot be a file: a directory, or one in a directory that
+ * does not exist. Without read permission nothing is checked (the write then fails at start).
+ */
+function checkGroundTruthPath(path: string): void {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  try {
+    const info = statOrNull(path);
+    if (info?.isDirectory) {
+      throw new Error(`gt=${path} is a directory: give the path of a file`);
+    }
+    const dirInfo = statOrNull(dir);
+    if (dirInfo === null) {
+      throw new Error(`gt=${path}: its directory ${JSON.stringify(dir)} does not exist`);
+    }
+    if (!dirInfo.isDirectory) {
+      throw new Error(`gt=${path}: ${JSON.stringify(dir)} is not a directory`);
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) return;
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new Error(`gt=${path} cannot be written: ${(err as Error).message}`);
+    }
+    throw err;
+  }
 }
 
 /** Options of {@linkcode SceneSource}. */
@@ -72,7 +121,11 @@ export interface SceneSourceOptions {
   fps: number;
   scene: SceneSpec;
   lifecycle?: StreamLifecycle;
-  /** Called when the ground truth cannot be written (the stream goes on without it). */
+  /**
+   * Called when the ground truth cannot be written (the stream goes on without it). Without it,
+   * the stream goes down (a logged `stream down` and a counted failure) and stops: a run asked
+   * for its ground truth should not go on for hours without it.
+   */
   onError?: (err: Error) => void;
 }
 
@@ -153,6 +206,7 @@ export class SceneSource implements FrameSource {
   #gtFrames = 0;
   #gtWrite: Promise<void> = Promise.resolve();
   #gtStarted = false;
+  #gtFailed = false;
 
   constructor(options: SceneSourceOptions) {
     if (!(options.fps > 0)) {
@@ -181,7 +235,7 @@ export class SceneSource implements FrameSource {
       this.#gtStarted = true;
       // A new run writes a new file (its frames count from 1 again).
       this.#gtWrite = Deno.writeTextFile(this.#options.scene.groundTruthPath, "").catch((err) =>
-        this.#options.onError?.(err as Error)
+        this.#groundTruthFailed(err as Error)
       );
     }
     this.#options.lifecycle?.up({
@@ -277,15 +331,36 @@ export class SceneSource implements FrameSource {
     if (++this.#gtFrames >= GT_FLUSH_FRAMES) this.#flushGroundTruth();
   }
 
+  /** The ground truth cannot be written: `onError`, else the stream goes down and stops. */
+  #groundTruthFailed(err: Error): void {
+    if (this.#options.onError !== undefined) {
+      this.#options.onError(err);
+      return;
+    }
+    if (this.#gtFailed) return;
+    this.#gtFailed = true;
+    const wasStopped = this.#stopped;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#gtLines = [];
+    if (!wasStopped) {
+      this.#options.lifecycle?.down(
+        "exited",
+        `cannot write the ground truth gt=${this.#options.scene.groundTruthPath}: ${err.message}`,
+      );
+    }
+  }
+
   #flushGroundTruth(): void {
     const path = this.#options.scene.groundTruthPath;
     this.#gtFrames = 0;
-    if (path === null || this.#gtLines.length === 0) return;
+    if (path === null || this.#gtFailed || this.#gtLines.length === 0) return;
     const text = this.#gtLines.join("");
     this.#gtLines = [];
     this.#gtWrite = this.#gtWrite.then(() =>
       Deno.writeTextFile(path, text, { append: true }).catch((err) =>
-        this.#options.onError?.(err as Error)
+        this.#groundTruthFailed(err as Error)
       )
     );
   }

@@ -2,6 +2,7 @@
 
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { type FlagSpec, FlagValues, HELP_FLAG, parseFlags } from "../../src/cli/flags.ts";
+import { runExporter } from "../_helpers.ts";
 
 const TABLE = [
   {
@@ -132,4 +133,18 @@ Deno.test("FlagValues refuses to read a flag as a kind it is not, a programming 
   const values = parseFlags([], TABLE) as unknown as FlagValues<string>;
   assertThrows(() => values.required("mode"), TypeError, "--mode is not a number/integer flag");
   assertThrows(() => values.bool("missing"), TypeError, "--missing");
+});
+
+Deno.test("a stray URL or a flag's unwanted value never shows its password", async () => {
+  for (
+    const args of [
+      ["mqtt://cam:s3cretPW@broker.lan"],
+      ["--mqtt-poses=mqtt://cam:s3cretPW@broker.lan"],
+    ]
+  ) {
+    const out = await runExporter(args);
+    assertEquals(out.code, 2, out.stderr);
+    assert(!out.stderr.includes("s3cretPW"), out.stderr);
+    assert(out.stderr.includes("mqtt://cam:***@broker.lan"), out.stderr);
+  }
 });

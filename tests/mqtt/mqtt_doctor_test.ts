@@ -145,7 +145,7 @@ Deno.test("doctor --mqtt: a dead port fails in one line naming the broker; a bad
   for (const url of ["amqp://u:hunter2@127.0.0.1:5672", "mqtt://127.0.0.1/topic"]) {
     const bad = await doctor(["--mqtt", url]);
     assertEquals(bad.code, 2, `${url}: ${bad.stderr}`);
-    assert(bad.stderr.includes("Invalid MQTT broker URL"), bad.stderr);
+    assert(bad.stderr.includes("Invalid --mqtt: "), bad.stderr);
     assert(!bad.stderr.includes("hunter2") && !bad.stdout.includes("hunter2"), bad.stderr);
   }
 });
@@ -160,8 +160,53 @@ Deno.test("doctor --mqtt mqtts://: trusts --mqtt-ca-file, and says to give it wh
     const untrusted = await doctorMqtt(["--mqtt", broker.url]);
     assertEquals(untrusted.mqtt.map((c) => c.status), ["ok", "fail", "skip"], untrusted.stdout);
     assert(untrusted.mqtt[1]!.fix!.includes("--mqtt-ca-file"), untrusted.mqtt[1]!.fix);
+    // A TLS failure, worded so: no login took place.
+    assertEquals(untrusted.mqtt[1]!.check, "mqtt tls");
+    assert(untrusted.mqtt[1]!.seen.includes("no login took place"), untrusted.mqtt[1]!.seen);
+    assert(!untrusted.lines.some((l) => l.includes("refused")), untrusted.stdout);
   } finally {
     await broker.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("doctor --mqtt: a password with / or @, a bad % escape, a password without a user or a wildcard prefix exit 2, the password never shown", async () => {
+  const port = freePort();
+  for (
+    const [url, words] of [
+      [`mqtt://cam:top/secret@127.0.0.1:${port}/x`, ["mqtt://cam:***@127.0.0.1"]],
+      [`mqtt://cam:top@secret@127.0.0.1:0`, ["port 0"]],
+      [`mqtt://cam:secret%zz@127.0.0.1:${port}`, ["percent-encoding"]],
+      [`mqtt://:secretPW@127.0.0.1:${port}`, ["no user"]],
+    ] as const
+  ) {
+    const bad = await doctor(["--mqtt", url]);
+    assertEquals(bad.code, 2, `${url}: ${bad.stderr}`);
+    assert(bad.stderr.includes("Invalid --mqtt: "), bad.stderr);
+    for (const word of words) assert(bad.stderr.includes(word), `${url}: ${bad.stderr}`);
+    assert(!`${bad.stderr}${bad.stdout}`.includes("secret"), bad.stderr);
+    assert(!bad.stderr.includes("Uncaught") && !bad.stderr.includes("never resolved"));
+  }
+  const prefix = await doctor([
+    "--mqtt",
+    `mqtt://127.0.0.1:${port}`,
+    "--mqtt-topic-prefix",
+    "a/#",
+  ]);
+  assertEquals(prefix.code, 2, prefix.stderr + prefix.stdout);
+  assert(prefix.stderr.includes('Invalid --mqtt-topic-prefix: "a/#" is not a topic prefix'));
+});
+
+Deno.test("doctor --mqtt mqtts:// to a plain port: a TLS failure, not a refused login", async () => {
+  const broker = await MqttBroker.start();
+  try {
+    const url = broker.url.replace(/^mqtt:/, "mqtts:");
+    const plain = await doctorMqtt(["--mqtt", url]);
+    assertEquals(plain.mqtt.map((c) => c.status), ["ok", "fail", "skip"], plain.stdout);
+    assertEquals(plain.mqtt[1]!.check, "mqtt tls", plain.stdout);
+    assert(plain.mqtt[1]!.seen.includes("no login took place"), plain.mqtt[1]!.seen);
+    assert(plain.mqtt[1]!.fix!.includes("mqtt://"), plain.mqtt[1]!.fix);
+  } finally {
+    await broker.stop();
   }
 });

@@ -436,3 +436,27 @@ Deno.test("exporter --mqtt-url mqtts://: trusts --mqtt-ca-file, refuses an unkno
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("exporter --mqtt-url: a password with / or @, a bad % escape or no user exits 2 naming --mqtt-url, flag or env, never the password", async () => {
+  for (
+    const [url, word] of [
+      ["mqtt://cam:top/secret@h/x", "mqtt://cam:***@h/x"],
+      ["mqtt://cam:top@secret@h:0", "mqtt://cam:***@h:0"],
+      ["mqtt://cam:s3cret%zz@h", "percent-encoding"],
+      ["mqtt://:s3cretPW@127.0.0.1:1", "no user"],
+    ] as const
+  ) {
+    const byFlag = await runExporter(["--streams", "1", "--duration", "2", "--mqtt-url", url]);
+    const byEnv = await runExporter(["--streams", "1", "--duration", "2"], {
+      POSE_EXPORTER_MQTT_URL: url,
+    });
+    for (
+      const [out, origin] of [[byFlag, "--mqtt-url"], [byEnv, "POSE_EXPORTER_MQTT_URL"]] as const
+    ) {
+      assertEquals(out.code, 2, `${url}: ${out.stderr}`);
+      assert(out.stderr.includes(`Invalid ${origin}`), `${url}: ${out.stderr}`);
+      assert(out.stderr.includes(word), `${url}: ${out.stderr}`);
+      assert(!/secret|s3cret/.test(out.stderr + out.stdout), out.stderr);
+    }
+  }
+});

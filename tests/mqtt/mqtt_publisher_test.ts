@@ -463,3 +463,168 @@ Deno.test("MqttPublisher without a broker: drops the oldest beyond its bound, lo
   assertEquals(metrics.value("poses", "sent"), 0);
   assertEquals(counts.dropped + counts.failed, 201);
 });
+
+Deno.test("MqttPublisher.start() never hangs: a peer that closes at once or never answers means run and keep trying", async () => {
+  for (const mode of ["close", "silent"] as const) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: freePort() });
+    const held: Deno.Conn[] = [];
+    const serving = (async () => {
+      for await (const conn of listener) {
+        if (mode === "close") conn.close();
+        else held.push(conn);
+      }
+    })().catch(() => {});
+    const metrics = new MqttMetrics();
+    const { log, lines } = collect();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), 15_000)));
+    const started = MqttPublisher.start({
+      config: config(`mqtt://127.0.0.1:${listener.addr.port}`),
+      secrets: { password: null, ca: null },
+      metrics,
+      log,
+      streams: () => [],
+      reconnectMinMs: 200,
+      reconnectMaxMs: 400,
+      connectTimeoutMs: 500,
+    });
+    const publisher = await Promise.race([started, gaveUp]);
+    clearTimeout(timer);
+    try {
+      assert(publisher !== "hung", `start() hung on a peer that does "${mode}"`);
+      assert(!publisher.connected);
+      assert(
+        lines.some((l) => String(l.msg).includes("not reachable at start")),
+        JSON.stringify(lines),
+      );
+      const failures = MQTT_CONNECT_FAILURE_REASONS.reduce(
+        (n, reason) =>
+          n + metrics.connectFailures.value(MQTT_CONNECT_FAILURE_REASONS.indexOf(reason)),
+        0,
+      );
+      assert(failures >= 1, `${mode}: the failed attempt is counted`);
+    } finally {
+      if (publisher !== "hung") await publisher.close();
+      listener.close();
+      for (const conn of held) conn.close();
+      await serving;
+    }
+  }
+});
+
+Deno.test("MqttPublisher keeps pose_mqtt_queue_bytes current while the broker is away", async () => {
+  const metrics = new MqttMetrics();
+  const { log } = collect();
+  const publisher = await MqttPublisher.start({
+    config: config(`mqtt://127.0.0.1:${freePort()}`),
+    secrets: { password: null, ca: null },
+    metrics,
+    log,
+    streams: () => [],
+    stateCheckMs: 50,
+    reconnectMinMs: 100,
+    reconnectMaxMs: 200,
+    connectTimeoutMs: 500,
+  });
+  try {
+    assert(!publisher.connected);
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) publisher.write(result(0, "s0", i, t0 + i, 1));
+    await until(() => metrics.queueBytes.value(0) > 0, 5000, "the queue's bytes");
+    const first = metrics.queueBytes.value(0);
+    for (let i = 10; i < 20; i++) publisher.write(result(0, "s0", i, t0 + i, 1));
+    await until(() => metrics.queueBytes.value(0) > first, 5000, "the queue's bytes growing");
+    assertEquals(publisher.waiting, 20);
+  } finally {
+    await publisher.close();
+  }
+  assertEquals(metrics.queueBytes.value(0), 0, "nothing waits after the stop");
+});
+
+Deno.test("MqttPublisher's loss lines count per kind, and the stop logs the last losses", async () => {
+  const metrics = new MqttMetrics();
+  const { log, lines } = collect();
+  const publisher = await MqttPublisher.start({
+    config: config(`mqtt://127.0.0.1:${freePort()}`, { queueBytes: 8000 }),
+    secrets: { password: null, ca: null },
+    metrics,
+    log,
+    streams: () => [],
+    reconnectMinMs: 100,
+    reconnectMaxMs: 200,
+    connectTimeoutMs: 500,
+    // Long: only the first loss is logged during the run, the rest at the stop.
+    lossLogIntervalMs: 60_000,
+  });
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < 100; i++) {
+      publisher.write(result(0, "s0", i, t0 + i, 1));
+      publisher.tracksChanged({
+        stream: 0,
+        streamId: "s0",
+        runId: "run1",
+        started: [{
+          type: "started",
+          runId: "run1",
+          trackId: 100 + i,
+          firstSeenMs: t0 + i,
+          atMs: t0 + i,
+          box: [10, 20, 110, 220],
+          score: 0.9,
+        }],
+        ended: [],
+        active: 1,
+      });
+    }
+  } finally {
+    await publisher.close();
+  }
+  const lost = lines.filter((l) => l.msg === "MQTT messages lost");
+  assert(lost.length >= 2, JSON.stringify(lost));
+  for (const line of lost) {
+    assert(!("kind" in line), `no single kind label: ${JSON.stringify(line)}`);
+    for (const outcome of ["dropped", "failed"] as const) {
+      const perKind = MQTT_TOPIC_KINDS.reduce(
+        (n, kind) => n + Number(line[`${outcome}_${kind}`] ?? 0),
+        0,
+      );
+      assertEquals(perKind, line[outcome], JSON.stringify(line));
+    }
+  }
+  for (const kind of ["poses", "tracks"] as const) {
+    for (const outcome of ["dropped", "failed"] as const) {
+      const logged = lost.reduce((n, l) => n + Number(l[`${outcome}_${kind}`] ?? 0), 0);
+      assertEquals(logged, metrics.value(kind, outcome), `${outcome} ${kind}: every loss logged`);
+    }
+  }
+  assert(metrics.value("tracks", "dropped") > 0 && metrics.value("poses", "dropped") > 0);
+});
+
+Deno.test("MqttPublisher: mqtts:// to a plain port is counted reason=tls, and the exporter runs and keeps trying", async () => {
+  const broker = await MqttBroker.start();
+  const metrics = new MqttMetrics();
+  const { log, lines } = collect();
+  const publisher = await MqttPublisher.start({
+    config: config(broker.url.replace(/^mqtt:/, "mqtts:")),
+    secrets: { password: null, ca: null },
+    metrics,
+    log,
+    streams: () => [],
+    reconnectMinMs: 100,
+    reconnectMaxMs: 200,
+    connectTimeoutMs: 1000,
+  });
+  try {
+    assert(!publisher.connected);
+    const failures = (reason: (typeof MQTT_CONNECT_FAILURE_REASONS)[number]) =>
+      metrics.connectFailures.value(MQTT_CONNECT_FAILURE_REASONS.indexOf(reason));
+    assert(failures("tls") >= 1, "counted as tls");
+    assertEquals(failures("unreachable"), 0);
+    const line = lines.find((l) => String(l.msg).includes("not reachable at start"));
+    assertEquals(line?.reason, "tls", JSON.stringify(lines));
+  } finally {
+    await publisher.close();
+    await broker.stop();
+  }
+});

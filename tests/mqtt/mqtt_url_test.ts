@@ -40,3 +40,27 @@ Deno.test("redactUrlText() hides the password of any scheme's URL", () => {
   assertEquals(redactUrlText("mqtt://u@h:1"), "mqtt://u@h:1");
   assertEquals(redactUrlText("x://u:p:q@h"), "x://u:***@h");
 });
+
+Deno.test("redactUrlText() hides a password holding / or @, up to the last @ of the URL", () => {
+  assertEquals(redactUrlText("mqtt://cam:top/secret@h/x"), "mqtt://cam:***@h/x");
+  assertEquals(redactUrlText("mqtt://cam:top@secret@h:0"), "mqtt://cam:***@h:0");
+  assertEquals(redactUrlText("mqtt://:pw@h"), "mqtt://:***@h");
+  assertEquals(
+    redactUrlText('bad "mqtt://a:b/c@h" and mqtts://d:e@f@g:1 end'),
+    'bad "mqtt://a:***@h" and mqtts://d:***@g:1 end',
+  );
+  assertEquals(redactUrlText("mqtt://h:1883"), "mqtt://h:1883");
+});
+
+Deno.test("parseMqttUrl() refuses bad percent escapes and a password without a user", () => {
+  for (const text of ["mqtt://cam:s3cret%zz@h", "mqtt://c%zzam:s3cret@h"]) {
+    const err = assertThrows(() => parseMqttUrl(text), MqttUrlError, "percent-encoding");
+    assert(!err.message.includes("s3cret"), err.message);
+  }
+  const err = assertThrows(() => parseMqttUrl("mqtt://:s3cretPW@h"), MqttUrlError, "no user");
+  assert(!err.message.includes("s3cretPW"), err.message);
+  for (const text of ["mqtt://cam:top/secret@h/x", "mqtt://cam:top@secret@h:0"]) {
+    const e = assertThrows(() => parseMqttUrl(text), MqttUrlError);
+    assert(!e.message.includes("secret"), e.message);
+  }
+});

@@ -91,3 +91,76 @@ Deno.test("deno task track-eval prints the scores of a results file", async () =
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("evaluateTracks() refuses empty ground truth, or none in the results' frames", () => {
+  assertThrows(
+    () => evaluateTracks(RESULTS, "\n", { streamId: "cam", groundTruthName: "--gt g.txt" }),
+    TrackEvalError,
+    "no ground truth (--gt g.txt has no rows)",
+  );
+  assertThrows(
+    () => evaluateTracks(RESULTS, "99,1,0,0,10,20,1,1,1\n", { streamId: "cam" }),
+    TrackEvalError,
+    "no ground truth in the results' frames 1..6 (the ground truth has none)",
+  );
+});
+
+/** Runs `deno task track-eval` with `args`: its exit code and stdout and stderr. */
+async function trackEval(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      new URL("../../scripts/track_eval.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, out: text(out.stdout), err: text(out.stderr) };
+}
+
+Deno.test("deno task track-eval: an empty --gt is one line naming it, rc 1, no scores", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "h25_eval" });
+  try {
+    await Deno.writeTextFile(`${dir}/out.jsonl`, RESULTS);
+    await Deno.writeTextFile(`${dir}/gt.txt`, "");
+    const r = await trackEval(["--results", `${dir}/out.jsonl`, "--gt", `${dir}/gt.txt`]);
+    assertEquals(r.code, 1);
+    assertEquals(r.out, "");
+    assertEquals(
+      r.err,
+      `track-eval: Cannot score: no ground truth (--gt ${dir}/gt.txt has no rows)\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task track-eval: an unknown flag prints the usage, rc 2, naming the flag", async () => {
+  const r = await trackEval(["--bogus"]);
+  assertEquals(r.code, 2);
+  const lines = r.err.trimEnd().split("\n");
+  assertEquals(lines.length, 2, r.err);
+  assert(lines[0]!.includes("--bogus"), r.err);
+  assert(lines[1]!.startsWith("usage: deno task track-eval"), r.err);
+  assert(!r.err.includes("TypeError"), r.err);
+});
+
+Deno.test("deno task track-eval: a missing file is one line naming the flag and the path, rc 1", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "h25_eval" });
+  try {
+    await Deno.writeTextFile(`${dir}/out.jsonl`, RESULTS);
+    const missing = `${dir}/nonexist`;
+    const gt = await trackEval(["--results", `${dir}/out.jsonl`, "--gt", missing]);
+    assertEquals(gt.code, 1);
+    assertEquals(gt.err.trimEnd().split("\n").length, 1, gt.err);
+    assert(gt.err.startsWith(`track-eval: Cannot read --gt ${missing}: `), gt.err);
+    const res = await trackEval(["--results", missing, "--gt", `${dir}/out.jsonl`]);
+    assertEquals(res.code, 1);
+    assert(res.err.startsWith(`track-eval: Cannot read --results ${missing}: `), res.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
