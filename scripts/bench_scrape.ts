@@ -8,6 +8,7 @@ import http from "node:http";
 import { parseArgs } from "node:util";
 import { EXPORTER_PERMISSIONS } from "../src/permissions.ts";
 import { threadTimes } from "../src/host/thread_cpu.ts";
+import { freePort } from "../tests/_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -42,13 +43,6 @@ export interface ScrapeCpu {
   gzipped: boolean;
   /** Samples in each stream's latency window when measured. */
   windowSamples: number;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 function eventLoopSeconds(pid: number): number {

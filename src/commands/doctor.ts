@@ -20,7 +20,14 @@ import {
 } from "./_exporter_url.ts";
 import { type ExporterLogin, loginClient, readExporterLogin } from "./_exporter_login.ts";
 import { checkMqtt, type MqttCheckOptions } from "../doctor/mqtt_checks.ts";
-import { MqttFileError, readMqttSecrets, topicPrefixProblem } from "../mqtt/mqtt_config.ts";
+import {
+  MQTT_CA_FILE_FLAG,
+  MQTT_PASSWORD_FILE_FLAG,
+  MQTT_TOPIC_PREFIX_FLAG,
+  MqttFileError,
+  readMqttSecrets,
+  topicPrefixProblem,
+} from "../mqtt/mqtt_config.ts";
 import { type MqttUrl, MqttUrlError, parseMqttUrl } from "../mqtt/mqtt_url.ts";
 
 /** The flags of `pose-exporter doctor`. */
@@ -95,25 +102,9 @@ export const DOCTOR_FLAGS = [
     help: "also check this MQTT broker (the exporter's --mqtt-url): reachable, login accepted, " +
       "publish and receive under --mqtt-topic-prefix",
   },
-  {
-    name: "mqtt-password-file",
-    kind: "string",
-    arg: "PATH",
-    help: "the MQTT user's password, the file's first line",
-  },
-  {
-    name: "mqtt-ca-file",
-    kind: "string",
-    arg: "PATH",
-    help: "CA certificate(s), PEM, that verify an mqtts broker",
-  },
-  {
-    name: "mqtt-topic-prefix",
-    kind: "string",
-    arg: "PREFIX",
-    default: "pose-exporter",
-    help: "the exporter's topic prefix",
-  },
+  MQTT_PASSWORD_FILE_FLAG,
+  MQTT_CA_FILE_FLAG,
+  MQTT_TOPIC_PREFIX_FLAG,
   { name: "json", kind: "boolean", help: "print the results as one JSON document" },
   HELP_FLAG,
 ] as const satisfies readonly FlagSpec[];

@@ -43,6 +43,8 @@ export class WindowSummary extends IndexedMetric {
   #order: number[];
   #ranks: Int32Array;
   #picked: Float64Array;
+  /** The selected values in rank order, before #picked puts them in `quantiles`' order. */
+  #selected: Float64Array;
   #quantileLabels: LabelSet[][];
 
   constructor(
@@ -66,8 +68,9 @@ export class WindowSummary extends IndexedMetric {
     this.#order = this.quantiles.map((_, i) => i).sort((a, b) =>
       this.quantiles[a]! - this.quantiles[b]!
     );
-    this.#ranks = new Int32Array(this.quantiles.length);
+    this.#ranks = new Int32Array(Math.max(1, this.quantiles.length));
     this.#picked = new Float64Array(this.quantiles.length);
+    this.#selected = new Float64Array(Math.max(1, this.quantiles.length));
     this.#quantileLabels = labelSets.map((set) => this.#labelsOf(set));
   }
 
@@ -113,9 +116,10 @@ export class WindowSummary extends IndexedMetric {
     if (total === 0) return NaN;
     const rank = rankIndex(q, total);
     if (rank >= n) return NaN;
-    const out = new Float64Array(1);
-    selectRanks(this.#scratch, { n, ranks: [rank], out });
-    return out[0]!;
+    const ranks = this.#ranks.subarray(0, 1);
+    ranks[0] = rank;
+    selectRanks(this.#scratch, { n, ranks, out: this.#selected });
+    return this.#selected[0]!;
   }
 
   /**
@@ -162,7 +166,7 @@ export class WindowSummary extends IndexedMetric {
       const rank = rankIndex(this.quantiles[order[i]!]!, total);
       if (rank < n) ranks[selectable++] = rank;
     }
-    const values = new Float64Array(selectable);
+    const values = this.#selected;
     selectRanks(this.#scratch, { n, ranks: ranks.subarray(0, selectable), out: values });
     for (let i = 0; i < order.length; i++) picked[order[i]!] = i < selectable ? values[i]! : NaN;
   }

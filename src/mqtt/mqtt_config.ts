@@ -25,6 +25,31 @@ export interface MqttConfig {
   queueBytes: number;
 }
 
+/** `--mqtt-password-file`, the exporter's and `doctor`'s. */
+export const MQTT_PASSWORD_FILE_FLAG = {
+  name: "mqtt-password-file",
+  kind: "string",
+  arg: "PATH",
+  help: "the MQTT user's password, the file's first line",
+} as const satisfies FlagSpec;
+
+/** `--mqtt-ca-file`, the exporter's and `doctor`'s. */
+export const MQTT_CA_FILE_FLAG = {
+  name: "mqtt-ca-file",
+  kind: "string",
+  arg: "PATH",
+  help: "CA certificate(s), PEM, that verify an mqtts broker (default: the system's store)",
+} as const satisfies FlagSpec;
+
+/** `--mqtt-topic-prefix`, the exporter's and `doctor`'s. */
+export const MQTT_TOPIC_PREFIX_FLAG = {
+  name: "mqtt-topic-prefix",
+  kind: "string",
+  arg: "PREFIX",
+  default: "pose-exporter",
+  help: "topics: PREFIX/available, PREFIX/<stream_id>/state, .../tracks, .../poses",
+} as const satisfies FlagSpec;
+
 /** The --mqtt-* flags, in --help order. */
 export const MQTT_FLAGS: readonly FlagSpec[] = [
   {
@@ -34,25 +59,9 @@ export const MQTT_FLAGS: readonly FlagSpec[] = [
     help: "publish results and track events to this MQTT broker: mqtt://[USER@]HOST[:PORT], or " +
       "mqtts:// for TLS (a password in the URL is never shown; prefer --mqtt-password-file)",
   },
-  {
-    name: "mqtt-password-file",
-    kind: "string",
-    arg: "PATH",
-    help: "the MQTT user's password, the file's first line",
-  },
-  {
-    name: "mqtt-ca-file",
-    kind: "string",
-    arg: "PATH",
-    help: "CA certificate(s), PEM, that verify an mqtts broker (default: the system's store)",
-  },
-  {
-    name: "mqtt-topic-prefix",
-    kind: "string",
-    arg: "PREFIX",
-    default: "pose-exporter",
-    help: "topics: PREFIX/available, PREFIX/<stream_id>/state, .../tracks, .../poses",
-  },
+  MQTT_PASSWORD_FILE_FLAG,
+  MQTT_CA_FILE_FLAG,
+  MQTT_TOPIC_PREFIX_FLAG,
   {
     name: "mqtt-client-id",
     kind: "string",

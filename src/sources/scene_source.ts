@@ -11,8 +11,7 @@ import {
 } from "./frame.ts";
 import { FramePool } from "./frame_pool.ts";
 import type { StreamLifecycle } from "./stream_lifecycle.ts";
-import { formatMotRow } from "../tracking/mot_metrics.ts";
-import { SyntheticScene } from "../tracking/synthetic_scene.ts";
+import { groundTruthRow, SyntheticScene } from "../tracking/synthetic_scene.ts";
 
 /** What `synthetic:...?scene=walk[&gt=PATH]` asks for. */
 export interface SceneSpec {
@@ -314,19 +313,7 @@ export class SceneSource implements FrameSource {
 
   #recordGroundTruth(seq: number, timeMs: number): void {
     for (const p of this.scene.personsAt(timeMs)) {
-      this.#gtLines.push(
-        formatMotRow({
-          frame: seq + 1,
-          id: p.id,
-          left: p.box[0],
-          top: p.box[1],
-          width: p.box[2] - p.box[0],
-          height: p.box[3] - p.box[1],
-          conf: 1,
-          classId: 1,
-          visibility: p.visibility,
-        }) + "\n",
-      );
+      this.#gtLines.push(groundTruthRow(seq + 1, p) + "\n");
     }
     if (++this.#gtFrames >= GT_FLUSH_FRAMES) this.#flushGroundTruth();
   }

@@ -118,20 +118,7 @@ export function createSource(
       fallbackToCpu: options.decode === "auto",
     });
   }
-  if (spec.scene !== undefined) {
-    return new SceneSource({
-      id: spec.id,
-      stream: lifecycle.stream,
-      sourceWidth: spec.width,
-      sourceHeight: spec.height,
-      width: options.width,
-      height: options.height,
-      fps: spec.fps,
-      scene: spec.scene,
-      lifecycle,
-    });
-  }
-  return new SyntheticSource({
+  const synthetic = {
     id: spec.id,
     stream: lifecycle.stream,
     sourceWidth: spec.width,
@@ -139,7 +126,8 @@ export function createSource(
     width: options.width,
     height: options.height,
     fps: spec.fps,
-    burst: spec.burst,
     lifecycle,
-  });
+  };
+  if (spec.scene !== undefined) return new SceneSource({ ...synthetic, scene: spec.scene });
+  return new SyntheticSource({ ...synthetic, burst: spec.burst });
 }

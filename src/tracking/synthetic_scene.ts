@@ -27,6 +27,24 @@ export interface ScenePerson {
   visibility: number;
 }
 
+/**
+ * One person's `gt.txt` line (no newline) in frame `frame` (from 1): the box as left, top, width,
+ * height, confidence 1 (evaluated), class 1 (pedestrian) and the person's visibility.
+ */
+export function groundTruthRow(frame: number, person: ScenePerson): string {
+  return formatMotRow({
+    frame,
+    id: person.id,
+    left: person.box[0],
+    top: person.box[1],
+    width: person.box[2] - person.box[0],
+    height: person.box[3] - person.box[1],
+    conf: 1,
+    classId: 1,
+    visibility: person.visibility,
+  });
+}
+
 /** Options of {@linkcode SyntheticScene}. */
 export interface SyntheticSceneOptions {
   /** Frame width in pixels. @default {1280} */
@@ -385,17 +403,7 @@ export class SyntheticScene {
       const t = (frame - 1) * 1000 / options.fps;
       if (t >= durationMs) break;
       for (const p of this.personsAt(t)) {
-        lines.push(formatMotRow({
-          frame,
-          id: p.id,
-          left: p.box[0],
-          top: p.box[1],
-          width: p.box[2] - p.box[0],
-          height: p.box[3] - p.box[1],
-          conf: 1,
-          classId: 1,
-          visibility: p.visibility,
-        }));
+        lines.push(groundTruthRow(frame, p));
       }
     }
     return lines.map((line) => line + "\n").join("");
