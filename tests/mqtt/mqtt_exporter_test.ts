@@ -99,12 +99,12 @@ Deno.test("exporter --mqtt-url: a broker killed for 5 s mid-run loses no frame a
   const sub = await Subscriber.start(broker.url, "pose-exporter/+/poses");
   const port = freePort();
   const metrics = `http://127.0.0.1:${port}/metrics`;
+  // No --duration: the reconnect after the restart can take up to one backoff step (4-8 s
+  // after three failures), so the run is stopped by SIGTERM once it is seen, not raced by a clock.
   const exporter = startExporter([
     ...BASE,
     "--listen",
     `127.0.0.1:${port}`,
-    "--duration",
-    "16",
     "--mqtt-url",
     broker.url,
     "--mqtt-poses",
@@ -126,6 +126,9 @@ Deno.test("exporter --mqtt-url: a broker killed for 5 s mid-run loses no frame a
     const reconnectedAt = performance.now();
     text = await pollUntil(metrics, (t) => sampleValue(t, "pose_mqtt_connected") === 1, 40_000);
     const reconnectS = (performance.now() - reconnectedAt) / 1000;
+    // A second of publishing after the reconnect, then a clean stop.
+    await new Promise((r) => setTimeout(r, 1000));
+    exporter.child.kill("SIGTERM");
     const out = await exporter.done;
     assertEquals(out.code, 0, out.stderr.slice(-3000));
     const stopped = logLine(out.stderr, "MQTT publisher stopped");
