@@ -319,6 +319,10 @@ class Exporter {
       if (this.#mqtt) track.addListener(this.#mqtt);
     }
     let roster: StreamRoster | null = null;
+    // ffmpeg's frames are read in reader threads into fixed slots per stream (a full queue and
+    // two full batches in flight), off the event loop, where FFI to the C library works; they
+    // wait in the readers' rings until the batcher collects them.
+    const readers = PipeReaders.available() ? new PipeReaders() : undefined;
     const pipeline = new Pipeline({
       runner,
       metrics: this.#metrics,
@@ -330,14 +334,13 @@ class Exporter {
       tap: liveView ?? undefined,
       onBatchShape: (shape) => this.#gpu.recordShape(shape),
       track: track ?? undefined,
+      feed: readers,
     });
     const sourceOptions = {
       ...config.sources,
       width: model.width,
       height: model.height,
-      // ffmpeg's frames are read in reader threads into fixed slots per stream (a full queue
-      // and two full batches in flight), off the event loop, where FFI to the C library works.
-      readers: PipeReaders.available() ? new PipeReaders() : undefined,
+      readers,
       frameSlots: 3 * config.pipeline.queueFrames + 2,
     };
     roster = new StreamRoster({

@@ -399,18 +399,36 @@ Deno.test("reliability - typo sources are refused with exit 2, naming them", asy
   }
 });
 
-/** Milliseconds until process `pid` catches SIGINT (bit 2 of SigCgt in /proc/PID/status). */
+/**
+ * Milliseconds until process `pid` catches SIGINT (bit 2 of SigCgt in /proc/PID/status).
+ *
+ * @throws when it exits first, or does not within `timeoutMs` (saying what its threads wait in)
+ */
 async function sigintCaught(pid: number, timeoutMs: number): Promise<number> {
   const started = performance.now();
+  let status = "";
   while (performance.now() - started < timeoutMs) {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+    status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
     const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
     if (mask !== undefined && (BigInt(`0x${mask}`) >> 1n) & 1n) {
       return Math.round(performance.now() - started);
     }
+    if (status === "" || /^State:\s*Z/m.test(status)) {
+      throw new Error(`process ${pid} exited before it caught SIGINT`);
+    }
     await new Promise((r) => setTimeout(r, 1));
   }
-  throw new Error(`process ${pid} did not catch SIGINT within ${timeoutMs} ms`);
+  const waits: string[] = [];
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    const at = `/proc/${pid}/task/${task.name}`;
+    const comm = await Deno.readTextFile(`${at}/comm`).catch(() => "?");
+    const wchan = await Deno.readTextFile(`${at}/wchan`).catch(() => "?");
+    waits.push(`${comm.trim()}:${wchan}`);
+  }
+  throw new Error(
+    `process ${pid} did not catch SIGINT within ${timeoutMs} ms; its threads wait in ` +
+      `${waits.join(" ")}\n${status}`,
+  );
 }
 
 Deno.test("reliability - a signal in the first moments of start-up is honoured, with the last line stopped", async () => {
@@ -421,7 +439,11 @@ Deno.test("reliability - a signal in the first moments of start-up is honoured, 
     // a fixed sleep: Deno's own start-up and the load of main.ts's imports take 70 ms on an idle
     // 2-core host and over 200 ms on a loaded one, and no program can honour a signal before it
     // has a handler. Sent then, it lands while the exporter's modules and ONNX Runtime load.
-    const caughtAt = await sigintCaught(exporter.child.pid, 10_000);
+    const caughtAt = await sigintCaught(exporter.child.pid, 10_000).catch(async (error) => {
+      exporter.child.kill("SIGKILL");
+      const { stderr } = await exporter.done;
+      throw new Error(`${error.message}\nits stderr:\n${stderr}`);
+    });
     exporter.child.kill("SIGINT");
     const { code, stderr } = await exporter.done;
     assertEquals(code, 0, stderr);

@@ -2,6 +2,21 @@
 
 import type { Frame, FrameSink } from "../sources/frame.ts";
 
+/**
+ * Frames that reach the batcher only when asked: sources whose frames wait elsewhere (the pipe
+ * readers' shared rings) until the batcher decides, so that a frame costs no wake-up of its own.
+ */
+export interface FrameFeed {
+  /** Pushes every frame waiting now into the batcher (through the sources); returns how many. */
+  collect(): number;
+  /**
+   * Asks to be woken (with the frames collected) once `frames` more wait.
+   *
+   * @returns true when they already do: collect now instead of waiting
+   */
+  want(frames: number): boolean;
+}
+
 /** Options of {@linkcode Batcher}. */
 export interface BatcherOptions {
   /** Frames per batch at most. */
@@ -14,6 +29,8 @@ export interface BatcherOptions {
   now?: () => number;
   /** Called for each frame dropped because its stream's queue was full (before it is released). */
   onDrop?: (frame: Frame) => void;
+  /** Collected before each decision on a batch, and asked for what would fill one. */
+  feed?: FrameFeed;
 }
 
 class FrameRing {
@@ -173,10 +190,14 @@ export class Batcher implements FrameSink {
 
   /** Resolves with the next batch, or null once closed and empty. Several callers may wait at once. */
   async nextBatch(): Promise<Frame[] | null> {
+    const feed = this.options.feed;
     while (true) {
+      feed?.collect();
       const batch = this.takeReady();
       if (batch) return batch;
       if (this.#closed) return null;
+      // Woken by the feed when the frames that close a batch (or the first, to arm the timer) wait.
+      if (feed?.want(this.#total === 0 ? 1 : this.options.maxBatch - this.#total)) continue;
       const wait = this.#total === 0
         ? Infinity
         : this.oldestCapturedAt() + this.options.timeoutMs - this.#now();

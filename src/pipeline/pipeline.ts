@@ -7,7 +7,7 @@ import type { PoseMetrics } from "../metrics/pose_metrics.ts";
 import type { InferenceRunner } from "../pose/inference.ts";
 import type { Frame, FrameSink } from "../sources/frame.ts";
 import type { StreamKey, StreamListener } from "../streams/running_stream.ts";
-import { Batcher } from "./batcher.ts";
+import { Batcher, type FrameFeed } from "./batcher.ts";
 import { FrameMetrics } from "./frame_metrics.ts";
 import { type FrameTap, PoseProcessor } from "./processor.ts";
 import type { FrameResult, ResultSink } from "./result.ts";
@@ -32,6 +32,8 @@ export interface PipelineOptions {
   onBatchShape?: (shape: number) => void;
   /** The tracking stage, run on each result before the metrics and sinks; none: no tracking. */
   track?: { process(result: FrameResult): void };
+  /** Sources whose frames wait until the batcher collects them (the pipe readers). */
+  feed?: FrameFeed;
 }
 
 /**
@@ -55,6 +57,7 @@ export class Pipeline implements StreamListener {
       timeoutMs: options.batchTimeoutMs,
       queueFrames: options.queueFrames,
       onDrop: (frame) => metrics.dropped(frame.stream, "queue_full"),
+      feed: options.feed,
     });
     options.metrics.watchQueues(this.batcher);
     const batcher = this.batcher;

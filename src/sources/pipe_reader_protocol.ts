@@ -6,7 +6,14 @@ export type PipeReaderRequest =
    * The first message: the eventfd the main thread writes after each message (the reader waits
    * in poll(2), not in its event loop) and the count of messages sent, shared.
    */
-  | { type: "init"; wakeFd: number; sent: SharedArrayBuffer }
+  | {
+    type: "init";
+    wakeFd: number;
+    sent: SharedArrayBuffer;
+    /** The thread's `FrameRing` and the pool's `HandoverDemand` (frame_handover.ts). */
+    ring: SharedArrayBuffer;
+    demand: SharedArrayBuffer;
+  }
   | {
     /** Open the FIFO at `path` and read whole frames of `frameBytes` into the slots. */
     type: "attach";
@@ -27,8 +34,8 @@ export type PipeReaderReply =
   | { type: "opened"; key: number; pipeBytes: number }
   | { type: "failed"; key: number; message: string }
   /**
-   * Frames completed since the last message, four numbers each: key, slot, the wall-clock
-   * time (`timeOrigin + now()`, ms) the last byte arrived, and ms from its first byte to its last.
+   * Frames wait in the thread's ring: the demand was met, or the oldest has waited too long, or
+   * the thread cannot read on until some are taken (no free slot, a full ring).
    */
-  | { type: "frames"; list: number[] }
+  | { type: "wake" }
   | { type: "closed"; key: number };

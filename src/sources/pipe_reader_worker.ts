@@ -1,9 +1,11 @@
 // A pipe reader thread: reads the frames of a few ffmpeg streams from their FIFOs with read(2)
 // straight into shared frame slots, waiting on all of them at once with poll(2). The main event
-// loop never sees a pixel; it gets a few numbers per frame.
+// loop never sees a pixel; it takes a few numbers per frame from a shared ring when it decides on
+// a batch, and is woken only when the batcher's demand is met (frame_handover.ts).
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 
+import { FrameRing, HandoverDemand } from "./frame_handover.ts";
 import { FrameSlots } from "./frame_slots.ts";
 import {
   cPath,
@@ -49,14 +51,11 @@ const SLOT_WAIT_MS = 5;
 const GATHER_MS = 1;
 const GATHER_TRIES = 4;
 /**
- * Completed frames are handed to the main thread together, at most this long after the first of
- * them: every message wakes the main event loop, and a wake-up costs it more than the frame's few
- * numbers (on this 2-core VM ~0.1 ms each). Well under the batch timeout; the wait shows in the
- * frame's `queue` stage, as its capture time is when its last byte arrived.
+ * Frames wait in the ring until the main thread takes them (it does whenever it decides on a
+ * batch) or asks for them (the batcher's demand); one that has waited this long wakes it anyway,
+ * so that a stream's frames reach its queue (and its drop-oldest) while every lane is busy.
  */
-const FLUSH_MS = 8;
-/** ...or as soon as this many frames are waiting to be handed over. */
-const FLUSH_FRAMES = 32;
+const HOLD_MS = 40;
 
 const c = pipeLibc();
 if (c === null) throw new Error("Cannot start a pipe reader: the C library cannot be loaded");
@@ -71,10 +70,13 @@ let handled = 0;
 const wakeWord = new BigUint64Array(1);
 const waiting = new Int32Array(1);
 const readings = new Map<number, Reading>();
-/** Frames completed and not yet handed over, four numbers each (see `PipeReaderReply`). */
-let completed: number[] = [];
-/** Wall-clock ms when the oldest frame in `completed` was completed. */
-let completedSince = 0;
+/** Where completed frames go (set by `init`), and the main thread's demand for them. */
+let ring: FrameRing | null = null;
+let demand: HandoverDemand | null = null;
+/** Wall-clock ms of the last wake-up posted, so that a wait posts one per HOLD_MS at most. */
+let wokenAt = -Infinity;
+/** Whether a frame handed over this round met the demand. */
+let demandMet = false;
 let running = true;
 
 function reply(message: PipeReaderReply): void {
@@ -128,16 +130,15 @@ function attach(request: Extract<PipeReaderRequest, { type: "attach" }>): void {
   reply({ type: "opened", key: request.key, pipeBytes: Math.max(0, pipeBytes) });
 }
 
-/** Hands the completed frames to the main thread. */
-function flush(): void {
-  if (completed.length === 0) return;
-  reply({ type: "frames", list: completed });
-  completed = [];
+/** Wakes the main thread to take the ring's frames. */
+function wake(): void {
+  wokenAt = wallNow();
+  demandMet = false;
+  reply({ type: "wake" });
 }
 
 function close(reading: Reading): void {
-  // Its frames reach the main thread before it hears the pipe is closed (a drain hands on all).
-  flush();
+  // Its frames are in the ring, which the main thread empties before it hears the pipe is closed.
   readings.delete(reading.key);
   libc.close(reading.fd);
   if (reading.slot >= 0) reading.slots.release(reading.slot);
@@ -154,6 +155,7 @@ function readPipe(reading: Reading): "empty" | "slots" | "more" | "error" {
   let frames = 0;
   while (frames < FRAMES_PER_ROUND) {
     if (reading.slot < 0) {
+      if (ring!.full) return "slots";
       reading.slot = reading.slots.acquire();
       if (reading.slot < 0) return "slots";
       reading.filled = 0;
@@ -175,8 +177,8 @@ function readPipe(reading: Reading): "empty" | "slots" | "more" | "error" {
     if (reading.filled < reading.frameBytes) continue;
     const finishedAt = wallNow();
     reading.slots.fill(reading.slot);
-    if (completed.length === 0) completedSince = finishedAt;
-    completed.push(reading.key, reading.slot, finishedAt, finishedAt - reading.startedAt);
+    ring!.push(reading.key, reading.slot, finishedAt, finishedAt - reading.startedAt);
+    if (demand!.handedOver()) demandMet = true;
     reading.slot = -1;
     reading.filled = 0;
     frames++;
@@ -189,8 +191,10 @@ async function loop(): Promise<void> {
   let order: Reading[] = [];
   let waitMs = 1000;
   while (running) {
-    // Streams waiting for a free slot are left out of the poll and looked at again soon.
-    order = [...readings.values()].filter((r) => r.slot >= 0 || r.slots.hasFree());
+    // Streams waiting for a free slot (or for room in the ring) are left out of the poll and
+    // looked at again soon.
+    const ringFull = ring!.full;
+    order = [...readings.values()].filter((r) => r.slot >= 0 || (!ringFull && r.slots.hasFree()));
     waitMs = order.length < readings.size ? SLOT_WAIT_MS : 1000;
     // A draining stream is read to its end without waiting (for a slot, it waits as others do).
     for (const r of order) if (r.draining) waitMs = 0;
@@ -204,9 +208,10 @@ async function loop(): Promise<void> {
       view.setInt16((i + 1) * 8 + 4, POLLIN, true);
       view.setInt16((i + 1) * 8 + 6, 0, true);
     });
-    // Frames waiting to be handed over are handed over by their deadline at the latest.
-    if (completed.length > 0) {
-      waitMs = Math.max(0, Math.min(waitMs, Math.ceil(completedSince + FLUSH_MS - wallNow())));
+    // Frames in the ring wake the main thread by their deadline at the latest.
+    const holdUntil = Math.max(ring!.oldestFinishedAt(), wokenAt) + HOLD_MS;
+    if (Number.isFinite(holdUntil)) {
+      waitMs = Math.max(0, Math.min(waitMs, Math.ceil(holdUntil - wallNow())));
     }
     libc.poll(fds, BigInt(order.length + 1), waitMs);
     if (view.getInt16(6, true) !== 0) libc.readInto(wakeFd, new Uint8Array(wakeWord.buffer), 8n);
@@ -231,12 +236,15 @@ async function loop(): Promise<void> {
       const outcome = readPipe(reading);
       if (outcome === "error" || (reading.draining && outcome === "empty")) close(reading);
     }
-    if (
-      completed.length > 0 &&
-      (completed.length >= FLUSH_FRAMES * 4 || wallNow() - completedSince >= FLUSH_MS ||
-        !running)
-    ) {
-      flush();
+    if (demandMet) {
+      wake();
+    } else if (ring!.size > 0) {
+      // Frames that waited too long, or that hold the slots (or the ring) a stream needs to read
+      // on, are taken only once the main thread hears of them.
+      const now = wallNow();
+      const stuck = ring!.full || order.length < readings.size;
+      const since = Math.max(ring!.oldestFinishedAt(), wokenAt);
+      if (now - since >= HOLD_MS || (stuck && now - wokenAt >= SLOT_WAIT_MS)) wake();
     }
   }
 }
@@ -248,6 +256,8 @@ self.onmessage = (event: MessageEvent<PipeReaderRequest>) => {
     case "init":
       wakeFd = request.wakeFd;
       sent = new Int32Array(request.sent);
+      ring = FrameRing.from(request.ring);
+      demand = HandoverDemand.from(request.demand);
       void loop();
       break;
     case "attach":

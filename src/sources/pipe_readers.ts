@@ -2,6 +2,7 @@
 // slots (see pipe_reader_worker.ts), so the main event loop handles a few numbers per frame instead
 // of 1 MB in 64 KB chunks.
 
+import { FrameRing, HandoverDemand } from "./frame_handover.ts";
 import { FrameSlots } from "./frame_slots.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK, makeFifo, pipeLibc } from "./pipe_libc.ts";
 import type { PipeReaderReply, PipeReaderRequest } from "./pipe_reader_protocol.ts";
@@ -16,6 +17,11 @@ export interface PipeReadersOptions {
   streamsPerReader?: number;
   /** Folder for the FIFOs. @default {a new temporary folder} */
   dir?: string;
+  /**
+   * Completed frames a reader thread's ring holds before the thread waits for them to be
+   * taken (rounded up to a power of two). @default {1024}
+   */
+  ringEntries?: number;
 }
 
 /** A frame a reader thread completed. */
@@ -73,17 +79,28 @@ interface ReaderThread {
   wakeFd: number;
   /** Messages sent to it (shared: it waits in poll(2) until it has taken them all). */
   sent: Int32Array;
+  /** The frames it completed and the main thread has not taken yet. */
+  ring: FrameRing;
 }
 
 const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 /** A thread being ended may still sit in poll(2) for up to its longest wait (1 s). */
 const CLOSE_WAKE_FD_AFTER_MS = 2000;
+/**
+ * Entries of a reader thread's ring: more than the slots of its streams ever hold at the default
+ * sizes (16 streams x 14 slots); with more, a full ring makes the reader wait as for a slot.
+ */
+const RING_ENTRIES = 1024;
 
 /**
  * A pool of reader threads, started on demand (one per `streamsPerReader` streams) and ended
  * when their last stream is closed, so an idle exporter holds none. Each stream gets a FIFO in
  * the pool's folder; ffmpeg writes its frames there and a reader thread reads them with
  * read(2) into the stream's slots.
+ *
+ * Completed frames wait in a shared ring per thread until {@linkcode collect} takes them (the
+ * batcher does before each decision, as a `FrameFeed`); a thread wakes the main thread only
+ * when the demand set by {@linkcode want} is met, or when its oldest frame has waited 40 ms.
  */
 export class PipeReaders {
   #streamsPerReader: number;
@@ -93,9 +110,24 @@ export class PipeReaders {
   #nextKey = 1;
   /** Frames delivered, all streams together. */
   frames = 0;
+  /** Wake-ups the reader threads posted (each one a turn of the main event loop). */
+  wakeUps = 0;
+  readonly #ringEntries: number;
+  readonly #demand = HandoverDemand.create();
+  readonly #deliver = (key: number, slot: number, finishedAt: number, readMs: number) => {
+    const attached = this.#delivering!.streams.get(key);
+    if (!attached) return;
+    this.frames++;
+    attached.onFrame({ slot, capturedAt: finishedAt - performance.timeOrigin, readMs });
+  };
+  #delivering: ReaderThread | null = null;
 
   constructor(options: PipeReadersOptions = {}) {
     this.#streamsPerReader = Math.max(1, options.streamsPerReader ?? 16);
+    this.#ringEntries = options.ringEntries ?? RING_ENTRIES;
+    if (!(Number.isInteger(this.#ringEntries) && this.#ringEntries >= 1)) {
+      throw new PipeReaderError(`Cannot read pipes with ringEntries ${this.#ringEntries}`);
+    }
     this.#dir = options.dir ?? null;
     this.#ownDir = options.dir === undefined;
   }
@@ -135,7 +167,8 @@ export class PipeReaders {
       throw new PipeReaderError("Cannot start a pipe reader thread: no eventfd");
     }
     const sent = new Int32Array(new SharedArrayBuffer(4));
-    const thread: ReaderThread = { worker, streams: new Map(), wakeFd, sent };
+    const ring = FrameRing.create(this.#ringEntries);
+    const thread: ReaderThread = { worker, streams: new Map(), wakeFd, sent, ring };
     worker.onmessage = (event: MessageEvent<PipeReaderReply>) => this.#onReply(thread, event.data);
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
@@ -148,7 +181,13 @@ export class PipeReaders {
       this.#end(thread);
     };
     this.#threads.push(thread);
-    this.#send(thread, { type: "init", wakeFd, sent: sent.buffer as SharedArrayBuffer });
+    this.#send(thread, {
+      type: "init",
+      wakeFd,
+      sent: sent.buffer as SharedArrayBuffer,
+      ring: ring.buffer,
+      demand: this.#demand.buffer,
+    });
     return thread;
   }
 
@@ -159,23 +198,47 @@ export class PipeReaders {
     pipeLibc()!.write(thread.wakeFd, ONE, 8n);
   }
 
+  /**
+   * Hands every frame the reader threads completed to its stream's `onFrame`, in the order each
+   * thread read them.
+   *
+   * @returns the frames taken
+   */
+  collect(): number {
+    let taken = 0;
+    for (const thread of this.#threads) taken += this.#take(thread);
+    return taken;
+  }
+
+  /**
+   * Asks to be woken (a {@linkcode collect} on the wake-up) once `frames` frames wait in the
+   * rings, all threads together.
+   *
+   * @returns true when they already do: collect now instead of waiting
+   */
+  want(frames: number): boolean {
+    return this.#threads.length > 0 && this.#demand.want(frames);
+  }
+
+  #take(thread: ReaderThread): number {
+    this.#delivering = thread;
+    try {
+      const taken = thread.ring.take(this.#deliver);
+      this.#demand.taken(taken);
+      return taken;
+    } finally {
+      this.#delivering = null;
+    }
+  }
+
   #onReply(thread: ReaderThread, reply: PipeReaderReply): void {
+    // Frames read before this message come first (a closed pipe's last frames included).
+    this.#take(thread);
     switch (reply.type) {
-      case "frames": {
-        const list = reply.list;
-        const origin = performance.timeOrigin;
-        for (let i = 0; i < list.length; i += 4) {
-          const attached = thread.streams.get(list[i]!);
-          if (!attached) continue;
-          this.frames++;
-          attached.onFrame({
-            slot: list[i + 1]!,
-            capturedAt: list[i + 2]! - origin,
-            readMs: list[i + 3]!,
-          });
-        }
+      case "wake":
+        this.wakeUps++;
+        this.collect();
         return;
-      }
       case "opened":
         thread.streams.get(reply.key)?.opened.resolve(reply.pipeBytes);
         return;

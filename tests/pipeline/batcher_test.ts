@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { Batcher } from "../../src/pipeline/batcher.ts";
+import { Batcher, type FrameFeed } from "../../src/pipeline/batcher.ts";
 import type { Frame } from "../../src/sources/frame.ts";
 
 const LB = { scale: 1, padX: 0, padY: 0, sourceWidth: 4, sourceHeight: 4 };
@@ -122,4 +122,60 @@ Deno.test("Batcher.drain() hands back every waiting frame", () => {
   assertEquals(b.drain().length, 3);
   assertEquals(b.size, 0);
   assertEquals(b.takeReady(), null);
+});
+
+/** A feed as the pipe readers are: frames wait in it until collected, and it wakes on demand. */
+class HeldFrames implements FrameFeed {
+  held: Frame[] = [];
+  asks: number[] = [];
+  #batcher: Batcher | null = null;
+
+  attach(batcher: Batcher): void {
+    this.#batcher = batcher;
+  }
+
+  collect(): number {
+    const frames = this.held.splice(0);
+    for (const f of frames) this.#batcher!.push(f);
+    return frames.length;
+  }
+
+  want(frames: number): boolean {
+    this.asks.push(frames);
+    return this.held.length >= frames;
+  }
+
+  /** A frame arrives; the feed wakes the batcher (collects) only when the last ask is met. */
+  arrive(f: Frame): void {
+    this.held.push(f);
+    if (this.held.length >= this.asks.at(-1)!) this.collect();
+  }
+}
+
+Deno.test("Batcher with a feed collects at each decision and asks for what fills a batch", async () => {
+  const feed = new HeldFrames();
+  const b = new Batcher(2, { maxBatch: 4, timeoutMs: 1000, queueFrames: 8, now: () => 0, feed });
+  feed.attach(b);
+  // Frames already held are collected before the decision: no wait, no ask.
+  for (let i = 0; i < 4; i++) feed.held.push(frame(i % 2, i, 0));
+  assertEquals(ids(await b.nextBatch()), ["0:0", "1:1", "0:2", "1:3"]);
+  assertEquals(feed.asks, []);
+  // Empty: it asks for one frame (to arm the timeout), then for the three that fill the batch.
+  const next = b.nextBatch();
+  await Promise.resolve();
+  assertEquals(feed.asks, [1]);
+  feed.arrive(frame(0, 4, 0));
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(feed.asks, [1, 3]);
+  feed.arrive(frame(0, 5, 0));
+  feed.arrive(frame(1, 6, 0));
+  assertEquals([b.size, feed.held.length], [1, 2], "held until the ask is met");
+  feed.arrive(frame(1, 7, 0));
+  assertEquals(ids(await next), ["1:6", "0:4", "1:7", "0:5"], "round-robin from the next stream");
+  // An ask already met when made: collected at once.
+  feed.held.push(frame(0, 8, 0));
+  const partial = b.nextBatch();
+  feed.held.push(frame(0, 9, 0), frame(1, 10, 0), frame(1, 11, 0));
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(ids(await partial), ["0:8", "1:10", "0:9", "1:11"]);
 });

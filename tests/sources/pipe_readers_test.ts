@@ -155,3 +155,76 @@ Deno.test({
     assertEquals(slots.inUse(), 0);
   },
 });
+
+Deno.test({
+  name: "pipe readers - frames wait in the ring until the demand is met: one wake-up, not one each",
+  ignore: !available,
+  fn: async () => {
+    const readers = new PipeReaders();
+    const slots = FrameSlots.create(16, FRAME);
+    const seen: number[] = [];
+    const reading = await readers.attach({
+      slots,
+      frameBytes: FRAME,
+      onFrame: (frame) => {
+        seen.push(slots.view(frame.slot)[0]!);
+        slots.release(frame.slot);
+      },
+    });
+    assertEquals(readers.want(8), false, "nothing waits yet");
+    const writer = await Deno.open(reading.path, { write: true });
+    await writer.write(frames(8, 30));
+    await waitFor(() => seen.length === 8, "the eight frames");
+    assertEquals(seen, [30, 31, 32, 33, 34, 35, 36, 37]);
+    // The reader reads two frames per round; a wake-up per frame would be 8. A second one comes
+    // only if reading the eight took longer than the hold (40 ms).
+    assert(readers.wakeUps <= 2, `${readers.wakeUps} wake-ups for 8 frames`);
+    // Asked for one more while none waits: nothing to collect until a frame comes.
+    assertEquals(readers.want(1), false);
+    assertEquals(readers.collect(), 0);
+    writer.close();
+    await reading.drain();
+    assertEquals(slots.inUse(), 0);
+  },
+});
+
+Deno.test({
+  name: "pipe readers - unasked, frames still arrive (held 40 ms at most); a full ring waits",
+  ignore: !available,
+  fn: async () => {
+    // A ring of two entries for sixteen slots: the reader waits on the ring, not on the slots.
+    const readers = new PipeReaders({ ringEntries: 2 });
+    const slots = FrameSlots.create(16, FRAME);
+    const seen: number[] = [];
+    let mostInUse = 0;
+    const reading = await readers.attach({
+      slots,
+      frameBytes: FRAME,
+      onFrame: (frame) => {
+        mostInUse = Math.max(mostInUse, slots.inUse());
+        seen.push(slots.view(frame.slot)[0]!);
+        slots.release(frame.slot);
+      },
+    });
+    const writer = await Deno.open(reading.path, { write: true });
+    await writer.write(frames(10, 50));
+    await waitFor(() => seen.length === 10, "the ten frames");
+    assertEquals(seen, [50, 51, 52, 53, 54, 55, 56, 57, 58, 59], "in order, none lost");
+    assert(mostInUse <= 3, `${mostInUse} slots in use with a ring of 2 (+1 being filled)`);
+    assert(readers.wakeUps >= 5, `${readers.wakeUps} wake-ups: each full ring must wake`);
+    writer.close();
+    await reading.drain();
+    assertEquals(slots.inUse(), 0);
+    assertEquals(readers.frames, 10);
+  },
+});
+
+Deno.test("pipe readers - a ring size that is no count is refused by name", () => {
+  let message = "";
+  try {
+    new PipeReaders({ ringEntries: 0 });
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  assertEquals(message, "Cannot read pipes with ringEntries 0");
+});
