@@ -10,11 +10,13 @@ export interface FrameFeed {
   /** Pushes every frame waiting now into the batcher (through the sources); returns how many. */
   collect(): number;
   /**
-   * Asks to be woken (with the frames collected) once `frames` more wait.
+   * Asks to be woken (with the frames collected) once `frames` more wait, or, with `maxAgeMs`,
+   * once one of them has waited that long since capture.
    *
-   * @returns true when they already do: collect now instead of waiting
+   * @returns true when they already do (with `maxAgeMs`: when any waits): collect now instead of
+   *   waiting
    */
-  want(frames: number): boolean;
+  want(frames: number, maxAgeMs?: number): boolean;
 }
 
 /** Options of {@linkcode Batcher}. */
@@ -196,8 +198,13 @@ export class Batcher implements FrameSink {
       const batch = this.takeReady();
       if (batch) return batch;
       if (this.#closed) return null;
-      // Woken by the feed when the frames that close a batch (or the first, to arm the timer) wait.
-      if (feed?.want(this.#total === 0 ? 1 : this.options.maxBatch - this.#total)) continue;
+      // Woken by the feed when the frames that close a batch wait; with none queued here, also
+      // when one of the feed's has waited the timeout (its own clock, so that no first frame
+      // wakes this thread only to arm a timer). Frames queued here have this timer.
+      const asked = this.#total === 0
+        ? feed?.want(this.options.maxBatch, this.options.timeoutMs)
+        : feed?.want(this.options.maxBatch - this.#total);
+      if (asked) continue;
       const wait = this.#total === 0
         ? Infinity
         : this.oldestCapturedAt() + this.options.timeoutMs - this.#now();

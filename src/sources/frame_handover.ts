@@ -1,14 +1,17 @@
 // How a pipe reader thread hands its completed frames to the main thread without waking it per
 // frame: a ring of four numbers per frame in shared memory (one per reader thread), and one
-// demand shared by all of them, set by the batcher: "wake me once N frames are there". The main
-// thread takes what the rings hold whenever it decides on a batch; a reader posts a message only
-// when the demand is met, or when its oldest frame has waited too long.
+// demand shared by all of them, set by the batcher: "wake me once N frames are there, or once a
+// frame has waited T ms". The main thread takes what the rings hold whenever it decides on a
+// batch; a reader posts a message only when the demand is met, or when its oldest frame has
+// waited too long.
 
 /** Int32 words of the shared demand. */
 const ROOM = 0;
 const ARMED = 1;
 const PENDING = 2;
-const DEMAND_WORDS = 3;
+/** The ask's age limit in microseconds, -1 for none. */
+const AGE_US = 3;
+const DEMAND_WORDS = 4;
 
 /**
  * Uint32 words before a ring's entries: the write count (reader), the read count (main). They
@@ -62,16 +65,44 @@ export class HandoverDemand {
   }
 
   /**
-   * The main thread asks to be woken once `room` frames are pending (at least 1).
+   * The main thread asks to be woken once `room` frames are pending (at least 1), or, with
+   * `maxAgeMs`, once a pending frame has waited that long (the batch timeout, so that the
+   * reader holding the oldest frame closes the batch and no first frame wakes the main thread
+   * only to arm a timer).
    *
-   * @returns true when they already are: take them now instead of waiting (the ask is withdrawn)
+   * @returns true when the ask is met already, or when, with `maxAgeMs`, frames arrived since the
+   *   last take (their age is not known here): take them now instead of waiting (the ask is
+   *   withdrawn)
    */
-  want(room: number): boolean {
+  want(room: number, maxAgeMs = Infinity): boolean {
+    const ageUs = Number.isFinite(maxAgeMs)
+      ? Math.min(2 ** 31 - 1, Math.max(0, maxAgeMs) * 1000)
+      : -1;
     Atomics.store(this.#words, ROOM, Math.max(1, room));
+    Atomics.store(this.#words, AGE_US, Math.ceil(ageUs));
     Atomics.store(this.#words, ARMED, 1);
-    if (Atomics.load(this.#words, PENDING) < Math.max(1, room)) return false;
+    const pending = Atomics.load(this.#words, PENDING);
+    if (pending < Math.max(1, room) && !(ageUs >= 0 && pending > 0)) return false;
     Atomics.store(this.#words, ARMED, 0);
     return true;
+  }
+
+  /** The reader's side: the age limit of the ask now armed, in ms, or Infinity for none. */
+  get maxAgeMs(): number {
+    if (Atomics.load(this.#words, ARMED) !== 1) return Infinity;
+    const us = Atomics.load(this.#words, AGE_US);
+    return us < 0 ? Infinity : us / 1000;
+  }
+
+  /**
+   * The reader's side: whether its oldest frame (`oldestAt`, wall-clock ms) has outwaited the
+   * ask's age limit at `now`.
+   *
+   * @returns true when it has: post the main thread a wake-up (only one reader gets true per ask)
+   */
+  overdue(oldestAt: number, now: number): boolean {
+    return now - oldestAt >= this.maxAgeMs &&
+      Atomics.compareExchange(this.#words, ARMED, 1, 0) === 1;
   }
 
   /**

@@ -208,8 +208,10 @@ async function loop(): Promise<void> {
       view.setInt16((i + 1) * 8 + 4, POLLIN, true);
       view.setInt16((i + 1) * 8 + 6, 0, true);
     });
-    // Frames in the ring wake the main thread by their deadline at the latest.
-    const holdUntil = Math.max(ring!.oldestFinishedAt(), wokenAt) + HOLD_MS;
+    // Frames in the ring wake the main thread by their deadline at the latest: the ask's age
+    // limit (the batch timeout) or the hold.
+    const oldest = ring!.oldestFinishedAt();
+    const holdUntil = Math.min(Math.max(oldest, wokenAt) + HOLD_MS, oldest + demand!.maxAgeMs);
     if (Number.isFinite(holdUntil)) {
       waitMs = Math.max(0, Math.min(waitMs, Math.ceil(holdUntil - wallNow())));
     }
@@ -243,8 +245,12 @@ async function loop(): Promise<void> {
       // on, are taken only once the main thread hears of them.
       const now = wallNow();
       const stuck = ring!.full || order.length < readings.size;
-      const since = Math.max(ring!.oldestFinishedAt(), wokenAt);
-      if (now - since >= HOLD_MS || (stuck && now - wokenAt >= SLOT_WAIT_MS)) wake();
+      const oldestAt = ring!.oldestFinishedAt();
+      const since = Math.max(oldestAt, wokenAt);
+      if (
+        demand!.overdue(oldestAt, now) || now - since >= HOLD_MS ||
+        (stuck && now - wokenAt >= SLOT_WAIT_MS)
+      ) wake();
     }
   }
 }

@@ -100,7 +100,8 @@ const RING_ENTRIES = 1024;
  *
  * Completed frames wait in a shared ring per thread until {@linkcode collect} takes them (the
  * batcher does before each decision, as a `FrameFeed`); a thread wakes the main thread only
- * when the demand set by {@linkcode want} is met, or when its oldest frame has waited 40 ms.
+ * when the demand set by {@linkcode want} is met (frames, or an age), or when its oldest frame
+ * has waited 40 ms.
  */
 export class PipeReaders {
   #streamsPerReader: number;
@@ -212,12 +213,14 @@ export class PipeReaders {
 
   /**
    * Asks to be woken (a {@linkcode collect} on the wake-up) once `frames` frames wait in the
-   * rings, all threads together.
+   * rings, all threads together, or, with `maxAgeMs`, once a waiting frame is that old (its
+   * last byte read that long ago).
    *
-   * @returns true when they already do: collect now instead of waiting
+   * @returns true when they already do (with `maxAgeMs`: when any frame waits): collect now
+   *   instead of waiting
    */
-  want(frames: number): boolean {
-    return this.#threads.length > 0 && this.#demand.want(frames);
+  want(frames: number, maxAgeMs = Infinity): boolean {
+    return this.#threads.length > 0 && this.#demand.want(frames, maxAgeMs);
   }
 
   #take(thread: ReaderThread): number {

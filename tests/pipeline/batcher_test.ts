@@ -127,7 +127,8 @@ Deno.test("Batcher.drain() hands back every waiting frame", () => {
 /** A feed as the pipe readers are: frames wait in it until collected, and it wakes on demand. */
 class HeldFrames implements FrameFeed {
   held: Frame[] = [];
-  asks: number[] = [];
+  /** Each ask: frames, and the age limit when one was given. */
+  asks: [number, number | undefined][] = [];
   #batcher: Batcher | null = null;
 
   attach(batcher: Batcher): void {
@@ -140,15 +141,21 @@ class HeldFrames implements FrameFeed {
     return frames.length;
   }
 
-  want(frames: number): boolean {
-    this.asks.push(frames);
-    return this.held.length >= frames;
+  want(frames: number, maxAgeMs?: number): boolean {
+    this.asks.push([frames, maxAgeMs]);
+    return this.held.length >= frames || (maxAgeMs !== undefined && this.held.length > 0);
   }
 
   /** A frame arrives; the feed wakes the batcher (collects) only when the last ask is met. */
   arrive(f: Frame): void {
     this.held.push(f);
-    if (this.held.length >= this.asks.at(-1)!) this.collect();
+    if (this.held.length >= this.asks.at(-1)![0]) this.collect();
+  }
+
+  /** The clock says `now`: a held frame older than the last ask's age limit wakes the batcher. */
+  tick(now: number): void {
+    const age = this.asks.at(-1)?.[1];
+    if (age !== undefined && this.held.some((f) => now - f.capturedAt >= age)) this.collect();
   }
 }
 
@@ -160,16 +167,15 @@ Deno.test("Batcher with a feed collects at each decision and asks for what fills
   for (let i = 0; i < 4; i++) feed.held.push(frame(i % 2, i, 0));
   assertEquals(ids(await b.nextBatch()), ["0:0", "1:1", "0:2", "1:3"]);
   assertEquals(feed.asks, []);
-  // Empty: it asks for one frame (to arm the timeout), then for the three that fill the batch.
+  // Empty: it asks for a whole batch, or the timeout's age (no wake-up to arm a timer).
   const next = b.nextBatch();
   await Promise.resolve();
-  assertEquals(feed.asks, [1]);
+  assertEquals(feed.asks, [[4, 1000]]);
   feed.arrive(frame(0, 4, 0));
-  await new Promise((r) => setTimeout(r, 0));
-  assertEquals(feed.asks, [1, 3]);
   feed.arrive(frame(0, 5, 0));
   feed.arrive(frame(1, 6, 0));
-  assertEquals([b.size, feed.held.length], [1, 2], "held until the ask is met");
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals([b.size, feed.held.length], [0, 3], "held until the ask is met");
   feed.arrive(frame(1, 7, 0));
   assertEquals(ids(await next), ["1:6", "0:4", "1:7", "0:5"], "round-robin from the next stream");
   // An ask already met when made: collected at once.
@@ -178,4 +184,32 @@ Deno.test("Batcher with a feed collects at each decision and asks for what fills
   feed.held.push(frame(0, 9, 0), frame(1, 10, 0), frame(1, 11, 0));
   await new Promise((r) => setTimeout(r, 0));
   assertEquals(ids(await partial), ["0:8", "1:10", "0:9", "1:11"]);
+});
+
+Deno.test("Batcher with a feed: the feed's frame that outwaits the timeout closes the batch", async () => {
+  const feed = new HeldFrames();
+  let now = 0;
+  const b = new Batcher(2, { maxBatch: 4, timeoutMs: 20, queueFrames: 8, now: () => now, feed });
+  feed.attach(b);
+  const next = b.nextBatch();
+  await Promise.resolve();
+  feed.arrive(frame(0, 0, 5));
+  feed.arrive(frame(1, 1, 7));
+  now = 24;
+  feed.tick(now);
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(feed.held.length, 2, "not yet 20 ms old");
+  now = 25;
+  feed.tick(now);
+  assertEquals(ids(await next), ["0:0", "1:1"], "closed by the oldest frame's age");
+  assertEquals(feed.asks, [[4, 20]], "one ask: no first-frame wake-up to arm a timer");
+  // A frame queued here (a source that pushes) arms the batcher's own timer; the feed is then
+  // asked for what fills the batch, without an age.
+  const second = b.nextBatch();
+  await Promise.resolve();
+  b.push(frame(1, 2, 25));
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(feed.asks.at(-1), [3, undefined]);
+  now = 45;
+  assertEquals(ids(await second), ["1:2"], "closed by the batcher's timer");
 });

@@ -84,6 +84,29 @@ Deno.test("HandoverDemand wakes once per ask, when the frames asked for are pend
   assertEquals(main.want(0), true, "an ask is for one frame at least");
 });
 
+Deno.test("HandoverDemand with an age limit: the reader whose oldest frame outwaits it wakes, once", () => {
+  const main = HandoverDemand.create();
+  const reader = HandoverDemand.from(main.buffer);
+  assertEquals(reader.maxAgeMs, Infinity, "nothing asked");
+  assertEquals(main.want(32, 20), false);
+  assertEquals(reader.maxAgeMs, 20);
+  assertEquals(reader.handedOver(), false, "one frame of 32");
+  assertEquals(reader.overdue(1000, 1019.5), false, "19.5 ms old");
+  assertEquals(reader.overdue(1000, 1020), true, "20 ms old");
+  assertEquals(reader.overdue(1000, 1030), false, "one wake-up per ask");
+  assertEquals(reader.maxAgeMs, Infinity, "the ask is spent");
+  // Frames that came since the last take: their age is unknown to the main thread, take now.
+  assertEquals(main.want(32, 20), true);
+  assertEquals(reader.overdue(0, 1e9), false, "withdrawn");
+  main.taken(1);
+  // Without an age limit, age wakes nobody; a fractional limit is kept to the microsecond.
+  main.want(4);
+  assertEquals(reader.overdue(0, 1e9), false);
+  main.want(4, 2.5);
+  assertEquals(reader.maxAgeMs, 2.5);
+  assertEquals(reader.overdue(0, 2.5), true);
+});
+
 Deno.test("FrameRing and HandoverDemand across threads: every frame once, in order", async () => {
   const ring = FrameRing.create(8);
   const demand = HandoverDemand.create();
