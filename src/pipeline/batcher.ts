@@ -193,8 +193,9 @@ export class Batcher implements FrameSink {
   /** Resolves with the next batch, or null once closed and empty. Several callers may wait at once. */
   async nextBatch(): Promise<Frame[] | null> {
     const feed = this.options.feed;
+    let askedAgain = false;
     while (true) {
-      feed?.collect();
+      const collected = feed?.collect() ?? 0;
       const batch = this.takeReady();
       if (batch) return batch;
       if (this.#closed) return null;
@@ -204,10 +205,19 @@ export class Batcher implements FrameSink {
       const asked = this.#total === 0
         ? feed?.want(this.options.maxBatch, this.options.timeoutMs)
         : feed?.want(this.options.maxBatch - this.#total);
-      if (asked) continue;
-      const wait = this.#total === 0
-        ? Infinity
-        : this.oldestCapturedAt() + this.options.timeoutMs - this.#now();
+      // A feed that says frames wait but hands none (its count out of step) is not asked in a
+      // loop: the batcher waits a timeout and asks again.
+      const stale = asked === true && askedAgain && collected === 0;
+      if (asked && !stale) {
+        askedAgain = true;
+        continue;
+      }
+      askedAgain = false;
+      const wait = this.#total > 0
+        ? this.oldestCapturedAt() + this.options.timeoutMs - this.#now()
+        : stale
+        ? Math.max(1, this.options.timeoutMs)
+        : Infinity;
       await new Promise<void>((resolve) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const wake = () => {

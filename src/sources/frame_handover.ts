@@ -95,7 +95,7 @@ export class HandoverDemand {
   }
 
   /**
-   * The reader's side: whether its oldest frame (`oldestAt`, wall-clock ms) has outwaited the
+   * The reader's side: whether its oldest frame (`oldestAt`, ms) has outwaited the
    * ask's age limit at `now`.
    *
    * @returns true when it has: post the main thread a wake-up (only one reader gets true per ask)
@@ -127,7 +127,7 @@ export class HandoverDemand {
 export interface HandedFrame {
   key: number;
   slot: number;
-  /** Wall-clock ms (`timeOrigin + now()` on the reader) when its last byte arrived. */
+  /** Monotonic ms (CLOCK_MONOTONIC, the same on every thread) when its last byte arrived. */
   finishedAt: number;
   /** Ms from its first byte to its last. */
   readMs: number;

@@ -1,6 +1,6 @@
 // The C library calls the pipe readers need and Deno has no API for: FIFOs, non-blocking reads
 // straight into shared memory, poll(2), a larger pipe buffer (F_SETPIPE_SZ), an eventfd to wake a
-// poll, and errno.
+// poll, a clock every thread shares, and errno.
 
 const SYMBOLS = {
   open: { parameters: ["buffer", "i32"], result: "i32" },
@@ -17,6 +17,9 @@ const SYMBOLS = {
   // call ran on a thread of Deno's pool and woke two threads per wait. Messages to the thread
   // wake it through its eventfd.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  // Frame times cross threads: each thread's performance.now() counts from its own start, and
+  // its timeOrigin is a wall-clock reading that a clock step (NTP, a resumed VM) puts off.
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
 
@@ -43,6 +46,9 @@ export const POLLNVAL = 32;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 
+/** clock_gettime(2) CLOCK_MONOTONIC, Linux. */
+export const CLOCK_MONOTONIC = 1;
+
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
 
 /** The C library's pipe calls, or null where they cannot be loaded (no FFI permission, not glibc). */
@@ -62,6 +68,18 @@ const encoder = new TextEncoder();
 /** A NUL-terminated path for the C calls. */
 export function cPath(path: string): Uint8Array {
   return encoder.encode(`${path}\0`);
+}
+
+/** A struct timespec (two 64-bit words, little-endian), reused by {@linkcode monotonicMs}. */
+const timespec = new Uint32Array(4);
+
+/**
+ * CLOCK_MONOTONIC in milliseconds: the same on every thread of the process, and never stepped by
+ * a change of the wall clock.
+ */
+export function monotonicMs(c: PipeLibc): number {
+  c.clock_gettime(CLOCK_MONOTONIC, timespec);
+  return (timespec[0]! + timespec[1]! * 2 ** 32) * 1000 + timespec[2]! / 1e6;
 }
 
 /** The calling thread's errno (right after a failed call). */

@@ -14,6 +14,7 @@ import {
   errno,
   F_SETPIPE_SZ,
   FIONREAD,
+  monotonicMs,
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
@@ -35,8 +36,10 @@ interface Reading {
   /** The slot being filled, or -1. */
   slot: number;
   filled: number;
-  /** Wall-clock ms when the frame being filled got its first byte. */
+  /** Monotonic ms when the frame being filled got its first byte. */
   startedAt: number;
+  /** When the frame in the slot was completed (its last byte read). */
+  finishedAt: number;
   draining: boolean;
 }
 
@@ -73,7 +76,7 @@ const readings = new Map<number, Reading>();
 /** Where completed frames go (set by `init`), and the main thread's demand for them. */
 let ring: FrameRing | null = null;
 let demand: HandoverDemand | null = null;
-/** Wall-clock ms of the last wake-up posted, so that a wait posts one per HOLD_MS at most. */
+/** Monotonic ms of the last wake-up posted, so that a wait posts one per HOLD_MS at most. */
 let wokenAt = -Infinity;
 /** Whether a frame handed over this round met the demand. */
 let demandMet = false;
@@ -98,8 +101,9 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function wallNow(): number {
-  return performance.timeOrigin + performance.now();
+/** The process's monotonic clock (ms), the one the main thread converts frame times from. */
+function clockNow(): number {
+  return monotonicMs(libc);
 }
 
 function attach(request: Extract<PipeReaderRequest, { type: "attach" }>): void {
@@ -125,6 +129,7 @@ function attach(request: Extract<PipeReaderRequest, { type: "attach" }>): void {
     slot: -1,
     filled: 0,
     startedAt: 0,
+    finishedAt: 0,
     draining: false,
   });
   reply({ type: "opened", key: request.key, pipeBytes: Math.max(0, pipeBytes) });
@@ -132,7 +137,7 @@ function attach(request: Extract<PipeReaderRequest, { type: "attach" }>): void {
 
 /** Wakes the main thread to take the ring's frames. */
 function wake(): void {
-  wokenAt = wallNow();
+  wokenAt = clockNow();
   demandMet = false;
   reply({ type: "wake" });
 }
@@ -154,6 +159,8 @@ function close(reading: Reading): void {
 function readPipe(reading: Reading): "empty" | "slots" | "more" | "error" {
   let frames = 0;
   while (frames < FRAMES_PER_ROUND) {
+    // A frame completed while the ring was full waits in its slot for room.
+    if (complete(reading) && !handOver(reading)) return "slots";
     if (reading.slot < 0) {
       if (ring!.full) return "slots";
       reading.slot = reading.slots.acquire();
@@ -172,18 +179,34 @@ function readPipe(reading: Reading): "empty" | "slots" | "more" | "error" {
       return "error";
     }
     // Never 0: this thread holds the FIFO open for writing too, so it has no end of file.
-    if (reading.filled === 0) reading.startedAt = wallNow();
+    if (reading.filled === 0) reading.startedAt = clockNow();
     reading.filled += n;
     if (reading.filled < reading.frameBytes) continue;
-    const finishedAt = wallNow();
+    reading.finishedAt = clockNow();
     reading.slots.fill(reading.slot);
-    ring!.push(reading.key, reading.slot, finishedAt, finishedAt - reading.startedAt);
-    if (demand!.handedOver()) demandMet = true;
-    reading.slot = -1;
-    reading.filled = 0;
+    if (!handOver(reading)) return "slots";
     frames++;
   }
   return "more";
+}
+
+/** Whether `reading`'s slot holds a whole frame not yet handed over. */
+function complete(reading: Reading): boolean {
+  return reading.slot >= 0 && reading.filled === reading.frameBytes;
+}
+
+/**
+ * Hands `reading`'s completed frame over through the ring.
+ *
+ * @returns false when the ring is full (the frame stays in its slot, complete)
+ */
+function handOver(reading: Reading): boolean {
+  if (ring!.full) return false;
+  ring!.push(reading.key, reading.slot, reading.finishedAt, reading.finishedAt - reading.startedAt);
+  if (demand!.handedOver()) demandMet = true;
+  reading.slot = -1;
+  reading.filled = 0;
+  return true;
 }
 
 async function loop(): Promise<void> {
@@ -191,10 +214,14 @@ async function loop(): Promise<void> {
   let order: Reading[] = [];
   let waitMs = 1000;
   while (running) {
+    // Frames completed while the ring was full go first, as soon as it has room again.
+    for (const r of readings.values()) if (complete(r)) handOver(r);
     // Streams waiting for a free slot (or for room in the ring) are left out of the poll and
     // looked at again soon.
     const ringFull = ring!.full;
-    order = [...readings.values()].filter((r) => r.slot >= 0 || (!ringFull && r.slots.hasFree()));
+    order = [...readings.values()].filter((r) =>
+      ringFull ? r.slot >= 0 && !complete(r) : r.slot >= 0 || r.slots.hasFree()
+    );
     waitMs = order.length < readings.size ? SLOT_WAIT_MS : 1000;
     // A draining stream is read to its end without waiting (for a slot, it waits as others do).
     for (const r of order) if (r.draining) waitMs = 0;
@@ -213,7 +240,7 @@ async function loop(): Promise<void> {
     const oldest = ring!.oldestFinishedAt();
     const holdUntil = Math.min(Math.max(oldest, wokenAt) + HOLD_MS, oldest + demand!.maxAgeMs);
     if (Number.isFinite(holdUntil)) {
-      waitMs = Math.max(0, Math.min(waitMs, Math.ceil(holdUntil - wallNow())));
+      waitMs = Math.max(0, Math.min(waitMs, Math.ceil(holdUntil - clockNow())));
     }
     libc.poll(fds, BigInt(order.length + 1), waitMs);
     if (view.getInt16(6, true) !== 0) libc.readInto(wakeFd, new Uint8Array(wakeWord.buffer), 8n);
@@ -243,7 +270,7 @@ async function loop(): Promise<void> {
     } else if (ring!.size > 0) {
       // Frames that waited too long, or that hold the slots (or the ring) a stream needs to read
       // on, are taken only once the main thread hears of them.
-      const now = wallNow();
+      const now = clockNow();
       const stuck = ring!.full || order.length < readings.size;
       const oldestAt = ring!.oldestFinishedAt();
       const since = Math.max(oldestAt, wokenAt);

@@ -4,7 +4,7 @@
 
 import { FrameRing, HandoverDemand } from "./frame_handover.ts";
 import { FrameSlots } from "./frame_slots.ts";
-import { EFD_CLOEXEC, EFD_NONBLOCK, makeFifo, pipeLibc } from "./pipe_libc.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, makeFifo, monotonicMs, pipeLibc } from "./pipe_libc.ts";
 import type { PipeReaderReply, PipeReaderRequest } from "./pipe_reader_protocol.ts";
 
 /** Options of {@linkcode PipeReaders}. */
@@ -119,9 +119,16 @@ export class PipeReaders {
     const attached = this.#delivering!.streams.get(key);
     if (!attached) return;
     this.frames++;
-    attached.onFrame({ slot, capturedAt: finishedAt - performance.timeOrigin, readMs });
+    this.#delivered++;
+    attached.onFrame({ slot, capturedAt: finishedAt - this.#clockOffset, readMs });
   };
   #delivering: ReaderThread | null = null;
+  /** The readers' clock (CLOCK_MONOTONIC) less this thread's `performance.now()`, per take. */
+  #clockOffset = 0;
+  /** Frames handed to an attached stream, all takes together. */
+  #delivered = 0;
+  /** The last ask, renewed when a wake-up it spent brought no frame to any stream. */
+  #ask: { frames: number; maxAgeMs: number } | null = null;
 
   constructor(options: PipeReadersOptions = {}) {
     this.#streamsPerReader = Math.max(1, options.streamsPerReader ?? 16);
@@ -173,6 +180,8 @@ export class PipeReaders {
     worker.onmessage = (event: MessageEvent<PipeReaderReply>) => this.#onReply(thread, event.data);
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
+      // Its completed frames still go to their streams, and leave the shared count.
+      this.#take(thread);
       const err = new PipeReaderError(`Pipe reader thread failed: ${event.message}`);
       for (const attached of thread.streams.values()) {
         attached.opened.reject(err);
@@ -206,9 +215,20 @@ export class PipeReaders {
    * @returns the frames taken
    */
   collect(): number {
+    // Whoever collects decides anew, and asks again if it waits: the last ask is no longer open.
+    this.#ask = null;
+    return this.#takeAll();
+  }
+
+  #takeAll(): number {
     let taken = 0;
     for (const thread of this.#threads) taken += this.#take(thread);
     return taken;
+  }
+
+  /** Frames handed to streams' `onFrame` so far (frames of a stream gone are not counted). */
+  get delivered(): number {
+    return this.#delivered;
   }
 
   /**
@@ -220,11 +240,16 @@ export class PipeReaders {
    *   instead of waiting
    */
   want(frames: number, maxAgeMs = Infinity): boolean {
-    return this.#threads.length > 0 && this.#demand.want(frames, maxAgeMs);
+    // Asked even with no thread yet: the demand is shared memory, and the first thread reads it.
+    const now = this.#demand.want(frames, maxAgeMs);
+    this.#ask = now ? null : { frames, maxAgeMs };
+    return now;
   }
 
   #take(thread: ReaderThread): number {
+    if (thread.ring.size === 0) return 0;
     this.#delivering = thread;
+    this.#clockOffset = monotonicMs(pipeLibc()!) - performance.now();
     try {
       const taken = thread.ring.take(this.#deliver);
       this.#demand.taken(taken);
@@ -238,10 +263,19 @@ export class PipeReaders {
     // Frames read before this message come first (a closed pipe's last frames included).
     this.#take(thread);
     switch (reply.type) {
-      case "wake":
+      case "wake": {
         this.wakeUps++;
-        this.collect();
+        const before = this.#delivered;
+        this.#takeAll();
+        // The wake-up spent the ask; if it brought no frame to a stream (its frames were of a
+        // stream gone), nobody is woken to ask again: the ask stands.
+        if (this.#delivered !== before) {
+          this.#ask = null;
+        } else if (this.#ask !== null && this.#demand.want(this.#ask.frames, this.#ask.maxAgeMs)) {
+          this.#takeAll();
+        }
         return;
+      }
       case "opened":
         thread.streams.get(reply.key)?.opened.resolve(reply.pipeBytes);
         return;

@@ -213,3 +213,21 @@ Deno.test("Batcher with a feed: the feed's frame that outwaits the timeout close
   now = 45;
   assertEquals(ids(await second), ["1:2"], "closed by the batcher's timer");
 });
+
+Deno.test("Batcher with a feed whose count is out of step (frames said to wait, none handed) does not spin", async () => {
+  let asks = 0;
+  const feed: FrameFeed = {
+    collect: () => 0,
+    want: () => {
+      if (++asks > 1000) throw new Error("asked in a loop");
+      return true;
+    },
+  };
+  const b = new Batcher(1, { maxBatch: 4, timeoutMs: 5, queueFrames: 8, feed });
+  const next = b.nextBatch();
+  await new Promise((r) => setTimeout(r, 30));
+  assert(asks >= 2 && asks <= 40, `${asks} asks in 30 ms with a 5 ms timeout`);
+  b.push(frame(0, 0, performance.now()));
+  b.close();
+  assertEquals(ids(await next), ["0:0"]);
+});

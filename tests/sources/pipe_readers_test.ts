@@ -228,3 +228,64 @@ Deno.test("pipe readers - a ring size that is no count is refused by name", () =
   }
   assertEquals(message, "Cannot read pipes with ringEntries 0");
 });
+
+/** Holds this thread for `ms` without a turn of its event loop (no message is handled). */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) { /* the main thread busy, as in a long turn */ }
+}
+
+Deno.test({
+  name:
+    "pipe readers - a frame completed while the ring is full waits in its slot; times are this thread's clock",
+  ignore: !available,
+  fn: async () => {
+    // One ring entry for two streams. A reads half a frame (and holds a slot), B a whole one (the
+    // ring is full), then A the rest, all while this thread handles no message: A's frame must
+    // wait for room, not be pushed into the full ring (that ended the reader thread).
+    const readers = new PipeReaders({ ringEntries: 1 });
+    const seen: string[] = [];
+    const stamps: number[] = [];
+    const before = performance.now();
+    const attach = async (name: string) => {
+      const slots = FrameSlots.create(4, FRAME);
+      const reading = await readers.attach({
+        slots,
+        frameBytes: FRAME,
+        onFrame: (frame) => {
+          seen.push(`${name}${slots.view(frame.slot)[0]}`);
+          assert(
+            frame.capturedAt >= before && frame.capturedAt <= performance.now(),
+            `capturedAt ${frame.capturedAt} is not on this thread's clock (${before} .. now)`,
+          );
+          stamps.push(frame.capturedAt);
+          slots.release(frame.slot);
+        },
+      });
+      return { reading, writer: Deno.openSync(reading.path, { write: true }), slots };
+    };
+    const a = await attach("A");
+    const b = await attach("B");
+    const frameA = frames(1, 1);
+    a.writer.writeSync(frameA.subarray(0, FRAME / 2));
+    busy(40);
+    b.writer.writeSync(frames(1, 2));
+    busy(40);
+    a.writer.writeSync(frameA.subarray(FRAME / 2));
+    busy(40);
+    await waitFor(() => seen.length === 2, "both frames");
+    assertEquals(seen, ["B2", "A1"]);
+    assertEquals(readers.threads, 1, "the reader thread still runs");
+    // It reads on: a frame each, after the ring emptied.
+    a.writer.writeSync(frames(1, 3));
+    b.writer.writeSync(frames(1, 4));
+    await waitFor(() => seen.length === 4, "two more frames");
+    assertEquals(seen.slice(2).sort(), ["A3", "B4"]);
+    for (const s of [a, b]) {
+      s.writer.close();
+      await s.reading.drain();
+      assertEquals(s.slots.inUse(), 0);
+    }
+    assertEquals(stamps.length, 4);
+  },
+});
