@@ -61,6 +61,20 @@ export function runExporter(
   return startExporter(args, env).done;
 }
 
+/**
+ * What `sh -c script` prints, or "" when it fails: how tests read another process's /proc, which
+ * Deno lets them read directly only with --allow-all (the test command names each permission).
+ */
+export async function shellOutput(script: string): Promise<string> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", script],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .output();
+  return out.success ? new TextDecoder().decode(out.stdout) : "";
+}
+
 /** Polls `url` until `accept(response text, status)` holds or `timeoutMs` passes. */
 export async function pollUntil(
   url: string,

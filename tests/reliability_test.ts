@@ -10,6 +10,7 @@ import {
   pollUntil,
   ROOT,
   sampleValue,
+  shellOutput,
   startExporter,
 } from "./_helpers.ts";
 import { processesMentioning, waitFor } from "./_media.ts";
@@ -399,17 +400,6 @@ Deno.test("reliability - typo sources are refused with exit 2, naming them", asy
   }
 });
 
-/** What `cat`/`sh` print about another process's /proc (Deno reads those only with --allow-all). */
-async function procText(script: string): Promise<string> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", script],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .output();
-  return out.success ? new TextDecoder().decode(out.stdout) : "";
-}
-
 /**
  * Milliseconds until process `pid` catches SIGINT (bit 2 of SigCgt in /proc/PID/status).
  *
@@ -419,7 +409,7 @@ async function sigintCaught(pid: number, timeoutMs: number): Promise<number> {
   const started = performance.now();
   let status = "";
   while (performance.now() - started < timeoutMs) {
-    status = await procText(`cat /proc/${pid}/status`);
+    status = await shellOutput(`cat /proc/${pid}/status`);
     const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
     if (mask !== undefined && (BigInt(`0x${mask}`) >> 1n) & 1n) {
       return Math.round(performance.now() - started);
@@ -428,7 +418,7 @@ async function sigintCaught(pid: number, timeoutMs: number): Promise<number> {
       throw new Error(`process ${pid} exited before it caught SIGINT`);
     }
   }
-  const waits = await procText(
+  const waits = await shellOutput(
     `for t in /proc/${pid}/task/*; do echo "$(cat $t/comm):$(cat $t/wchan)"; done`,
   );
   throw new Error(

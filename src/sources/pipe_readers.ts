@@ -119,14 +119,11 @@ export class PipeReaders {
     const attached = this.#delivering!.streams.get(key);
     if (!attached) return;
     this.frames++;
-    this.#delivered++;
     attached.onFrame({ slot, capturedAt: finishedAt - this.#clockOffset, readMs });
   };
   #delivering: ReaderThread | null = null;
   /** The readers' clock (CLOCK_MONOTONIC) less this thread's `performance.now()`, per take. */
   #clockOffset = 0;
-  /** Frames handed to an attached stream, all takes together. */
-  #delivered = 0;
   /** The last ask, renewed when a wake-up it spent brought no frame to any stream. */
   #ask: { frames: number; maxAgeMs: number } | null = null;
 
@@ -226,11 +223,6 @@ export class PipeReaders {
     return taken;
   }
 
-  /** Frames handed to streams' `onFrame` so far (frames of a stream gone are not counted). */
-  get delivered(): number {
-    return this.#delivered;
-  }
-
   /**
    * Asks to be woken (a {@linkcode collect} on the wake-up) once `frames` frames wait in the
    * rings, all threads together, or, with `maxAgeMs`, once a waiting frame is that old (its
@@ -265,11 +257,11 @@ export class PipeReaders {
     switch (reply.type) {
       case "wake": {
         this.wakeUps++;
-        const before = this.#delivered;
+        const before = this.frames;
         this.#takeAll();
         // The wake-up spent the ask; if it brought no frame to a stream (its frames were of a
         // stream gone), nobody is woken to ask again: the ask stands.
-        if (this.#delivered !== before) {
+        if (this.frames !== before) {
           this.#ask = null;
         } else if (this.#ask !== null && this.#demand.want(this.#ask.frames, this.#ask.maxAgeMs)) {
           this.#takeAll();

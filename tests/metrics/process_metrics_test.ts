@@ -1,5 +1,12 @@
 import { assert, assertEquals } from "../_assert.ts";
-import { forceStop, freePort, pollUntil, sampleValue, startExporter } from "../_helpers.ts";
+import {
+  forceStop,
+  freePort,
+  pollUntil,
+  sampleValue,
+  shellOutput,
+  startExporter,
+} from "../_helpers.ts";
 import { parseMaxOpenFiles, parseProcStatus } from "../../src/metrics/process_metrics.ts";
 
 Deno.test("parseProcStatus() and parseMaxOpenFiles() read the kernel's formats", () => {
@@ -20,11 +27,6 @@ Deno.test("parseProcStatus() and parseMaxOpenFiles() read the kernel's formats",
 });
 
 /** What `command arg` prints. */
-async function run(command: string, arg: string): Promise<string> {
-  const out = await new Deno.Command(command, { args: [arg], stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout);
-}
-
 Deno.test("process metrics - memory and file descriptors match the exporter's /proc", async () => {
   const port = freePort();
   const exporter = startExporter([
@@ -45,9 +47,9 @@ Deno.test("process metrics - memory and file descriptors match the exporter's /p
     const pid = exporter.child.pid;
     // Read by other programs: the tests' permissions, as the exporter's, let only --allow-all
     // read /proc's special files.
-    const status = parseProcStatus(await run("cat", `/proc/${pid}/status`));
-    const fds = (await run("ls", `/proc/${pid}/fd`)).trim().split("\n").length;
-    const maxFds = parseMaxOpenFiles(await run("cat", `/proc/${pid}/limits`));
+    const status = parseProcStatus(await shellOutput(`cat /proc/${pid}/status`));
+    const fds = (await shellOutput(`ls /proc/${pid}/fd`)).trim().split("\n").length;
+    const maxFds = parseMaxOpenFiles(await shellOutput(`cat /proc/${pid}/limits`));
     const value = (name: string) => sampleValue(text, name, {}) ?? NaN;
     const near = (name: string, expected: number, tolerance: number) => {
       const got = value(name);
