@@ -1,6 +1,6 @@
 // The MQTT publisher's cost to the event loop per produced message, with a real mosquitto up and
 // with nothing listening (mqtt://127.0.0.1:1): the main thread's CPU (the kernel's accounting,
-// /proc/PID/task/PID/stat) while N streams' results go to the publisher at their frame rate
+// /proc/PID/task/PID/schedstat) while N streams' results go to the publisher at their frame rate
 // with --mqtt-poses and QoS 1, less the same loop feeding no publisher, per message produced.
 // Run alone: deno task bench-mqtt [--streams N] [--seconds S]; `deno task bench` runs it as a
 // phase. Without mosquitto the broker-up part is skipped, with the reason.

@@ -1,5 +1,5 @@
 // The scrape's cost to the exporter's event loop at many streams, measured on a real exporter
-// process: its main thread's CPU (the kernel's accounting, /proc/PID/task/PID/stat) over segments
+// process: its main thread's CPU (the kernel's accounting, /proc/PID/task/PID/schedstat) over segments
 // with scrapes, less the same over quiet segments between them, per scrape; the body's size
 // plain and gzipped. Run alone: deno task bench-scrape [--streams N] [--seconds S]; `deno task
 // bench` runs it as a phase.

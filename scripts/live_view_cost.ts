@@ -12,28 +12,7 @@ import { decodeSnapshotPacket, encodeSnapshotPacket } from "../src/web/snapshot_
 import { downscaleInto, planDownscale, type Snapshot } from "../src/web/snapshot.ts";
 import { renderSyntheticCycle } from "../src/sources/synthetic_source.ts";
 import { POSE_FRAMES_TOTAL } from "../src/metrics/definitions.ts";
-
-/** Clock ticks per second of /proc's CPU times (USER_HZ; 100 on Linux). */
-const USER_HZ = 100;
-
-/**
- * The CPU time of a process in seconds from the text of /proc/<pid>/stat (utime + stime, all
- * threads).
- *
- * @param text the file's text
- * @returns seconds of CPU
- */
-export function parseProcStatCpuSeconds(text: string): number {
-  // The command name (field 2) is in parentheses and may hold spaces: fields follow the last ')'.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // After the name, field 3 (state) is index 0: utime is field 14, stime field 15.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) {
-    throw new Error(`Cannot read CPU times from /proc stat: ${text.slice(0, 120)}`);
-  }
-  return (utime + stime) / USER_HZ;
-}
+import { parseStat, TICKS_PER_SECOND } from "../src/host/thread_cpu.ts";
 
 /**
  * The sum of every `pose_frames_total` sample in Prometheus text.
@@ -259,10 +238,11 @@ async function main(): Promise<void> {
     stderr: "inherit",
   }).spawn();
   const sample = async (): Promise<Sample> => {
-    const stat = await Deno.readTextFile(`/proc/${child.pid}/stat`);
+    const stat = parseStat(await Deno.readTextFile(`/proc/${child.pid}/stat`));
+    if (stat === null) throw new Error(`Cannot read CPU times from /proc/${child.pid}/stat`);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     return {
-      cpu: parseProcStatCpuSeconds(stat),
+      cpu: stat.ticks / TICKS_PER_SECOND,
       frames: sumFrames(metrics),
       at: performance.now(),
     };

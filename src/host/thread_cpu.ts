@@ -1,6 +1,7 @@
 // CPU time per thread of a process (and of its children) from the kernel's own accounting,
-// /proc/PID/task/TID/stat, read through the C library (Deno's permissions let only --allow-all
-// read /proc's special files).
+// /proc/PID/task/TID/schedstat (nanoseconds) where the kernel has it, else /proc/…/stat (clock
+// ticks of 10 ms), read through the C library (Deno's permissions let only --allow-all read
+// /proc's special files).
 
 import { listProcEntries, readProcFile } from "./libc.ts";
 
@@ -12,8 +13,21 @@ export interface ThreadTime {
   tid: number;
   /** The thread's name (`comm`): `deno` for the main thread, `worker-1`, `V8 DefaultWorke`. */
   name: string;
-  /** User plus system CPU seconds. */
+  /**
+   * User plus system CPU seconds: the scheduler's run time in nanoseconds (schedstat) where the
+   * kernel has it, else stat's clock ticks, whose 10 ms step makes a short measurement coarse.
+   */
   seconds: number;
+}
+
+/**
+ * The run time from one `/proc/…/schedstat` line (`run_ns wait_ns timeslices`), in seconds: the
+ * same CPU time as stat's utime + stime (which the kernel scales to it), at nanosecond
+ * resolution. Null where the line is not that.
+ */
+export function parseSchedstat(text: string): number | null {
+  const runNs = Number(text.trim().split(/\s+/)[0]);
+  return text.trim() !== "" && Number.isFinite(runNs) ? runNs / 1e9 : null;
 }
 
 /**
@@ -39,7 +53,10 @@ export function threadTimes(pid: number): ThreadTime[] {
     const stat = readProcFile(`/proc/${pid}/task/${tid}/stat`, 4096);
     const parsed = stat === null ? null : parseStat(stat);
     if (parsed === null) continue;
-    times.push({ tid: Number(tid), name: parsed.name, seconds: parsed.ticks / TICKS_PER_SECOND });
+    const sched = readProcFile(`/proc/${pid}/task/${tid}/schedstat`, 256);
+    const seconds = (sched === null ? null : parseSchedstat(sched)) ??
+      parsed.ticks / TICKS_PER_SECOND;
+    times.push({ tid: Number(tid), name: parsed.name, seconds });
   }
   return times;
 }

@@ -1,15 +1,34 @@
 import { assert, assertEquals } from "../_assert.ts";
 import {
   classifyThread,
+  parseSchedstat,
   parseStat,
   secondsByClass,
   threadTimes,
 } from "../../src/host/thread_cpu.ts";
+import { readProcFile } from "../../src/host/libc.ts";
 
 Deno.test("parseStat() reads utime + stime after a name with spaces and parentheses", () => {
   const line = "1234 (V8 Default (x)) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 9 0";
   assertEquals(parseStat(line), { name: "V8 Default (x)", ticks: 287 });
   assertEquals(parseStat("garbage"), null);
+});
+
+Deno.test("parseSchedstat() reads the run time in nanoseconds as seconds", () => {
+  assertEquals(parseSchedstat("43194033 3851568 80\n"), 0.043194033);
+  assertEquals(parseSchedstat(""), null);
+  assertEquals(parseSchedstat("x 1 2"), null);
+});
+
+Deno.test("threadTimes() is finer than a clock tick where the kernel has schedstat", () => {
+  // Without schedstat (a kernel without CONFIG_SCHED_INFO), stat's 10 ms ticks are all there is.
+  const schedstat = readProcFile(`/proc/${Deno.pid}/task/${Deno.pid}/schedstat`) !== null;
+  const main = threadTimes(Deno.pid).find((t) => t.tid === Deno.pid);
+  assert(main !== undefined && main.seconds > 0, "the main thread has run");
+  // Nanoseconds of run time are a whole number of 10 ms ticks about once in a million.
+  const ticks = main.seconds * 100;
+  if (schedstat) assert(Math.abs(ticks - Math.round(ticks)) > 1e-9, `${main.seconds} s`);
+  else assert(Math.abs(ticks - Math.round(ticks)) < 1e-6, `${main.seconds} s`);
 });
 
 Deno.test("threadTimes() sees this process's threads spend the CPU of a busy loop", () => {
