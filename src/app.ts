@@ -25,7 +25,7 @@ import { assessReadiness, snapshotStreams } from "./streams/stream_snapshot.ts";
 import { describeStreamsError, StreamSpecs } from "./streams/stream_specs.ts";
 import { StatusDisplay } from "./terminal/status_display.ts";
 import { LiveView } from "./web/live_view.ts";
-import { MqttFileError, readMqttSecrets } from "./mqtt/mqtt_config.ts";
+import { MqttFileError, type MqttSecrets, readMqttSecrets } from "./mqtt/mqtt_config.ts";
 import { MqttMetrics } from "./mqtt/mqtt_metrics.ts";
 import { MqttPublisher, MqttStartError } from "./mqtt/mqtt_publisher.ts";
 import { ReloadAction, type ReloadOutcome } from "./reload_action.ts";
@@ -64,8 +64,11 @@ export class StartError extends Error {
 
 /** A failure to read or prepare the streams at start: exit 2 for a bad sources file, else 1. */
 function streamsStartError(err: unknown): StartError {
-  const code = err instanceof SourcesFileError ? EXIT.usage : EXIT.failure;
-  return new StartError(describeStreamsError(err), code, { cause: err });
+  if (err instanceof SourcesFileError) {
+    // One line per problem: run() logs each on its own.
+    return new StartError(err.problems.join("\n"), EXIT.usage, { cause: err });
+  }
+  return new StartError(describeStreamsError(err), EXIT.failure, { cause: err });
 }
 
 /** The file name of a path, for labels and logs that should not publish directories. */
@@ -137,7 +140,10 @@ class Exporter {
       await this.#stop.requested;
     } catch (err) {
       code = err instanceof StartError ? err.exitCode : EXIT.failure;
-      this.#options.log.error((err as Error).message ?? String(err));
+      // One line per problem (a bad sources file may have several).
+      for (const line of String((err as Error).message ?? err).split("\n")) {
+        this.#options.log.error(line);
+      }
     }
     const lost = await this.#shutdown(this.#stop.reason ?? "start-up failed");
     return lost > 0 && code === EXIT.ok ? EXIT.failure : code;
@@ -159,15 +165,23 @@ class Exporter {
     }
     this.#reload.watch();
     const specs = this.#reload.specs;
-    // Quick checks that can fail first, so a typo does not wait for a model to load.
+    // Quick checks that can fail first, so a typo does not wait for a model to load or open a
+    // port; a bad sources file and a bad MQTT file are both said, each problem on its line.
+    const problems: string[] = [];
     const wanted = await specs.read({ quiet: true }).catch((err) => {
-      throw streamsStartError(err);
+      if (!(err instanceof SourcesFileError)) throw streamsStartError(err);
+      problems.push(...err.problems);
+      return null;
     });
+    const mqttSecrets = this.#readMqttSecrets(problems);
+    if (problems.length > 0 || wanted === null) {
+      throw new StartError(problems.join("\n"), EXIT.usage);
+    }
     this.#startServer();
     let model: PreparedModel | null = null;
     const phases: [string, () => Promise<unknown>][] = [
       ["results file", () => this.#openResults()],
-      ["MQTT broker", () => this.#startMqtt()],
+      ["MQTT broker", () => this.#startMqtt(mqttSecrets)],
       [
         "source tools",
         () => specs.checkTools(wanted).catch((e) => Promise.reject(streamsStartError(e))),
@@ -207,6 +221,7 @@ class Exporter {
         headerTimeoutMs: config.headerTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         log,
+        liveView: config.liveView,
         metrics: new HttpMetrics(this.#metrics.registry),
         webConfigFile: config.webConfigFile,
         allowedHosts: config.allowedHosts,
@@ -246,22 +261,32 @@ class Exporter {
     });
   }
 
-  /** Connects to the MQTT broker (--mqtt-url); one that cannot be reached is retried meanwhile. */
-  async #startMqtt(): Promise<void> {
+  /** The MQTT password and CA files' contents; a file that cannot be used adds a problem. */
+  #readMqttSecrets(problems: string[]): MqttSecrets | null {
     const config = this.#config.mqtt;
-    if (config.url === null) return;
+    if (config.url === null) return null;
+    try {
+      return readMqttSecrets(config);
+    } catch (err) {
+      if (!(err instanceof MqttFileError)) throw err;
+      problems.push(err.message);
+      return null;
+    }
+  }
+
+  /** Connects to the MQTT broker (--mqtt-url); one that cannot be reached is retried meanwhile. */
+  async #startMqtt(secrets: MqttSecrets | null): Promise<void> {
+    const config = this.#config.mqtt;
+    if (config.url === null || secrets === null) return;
     try {
       this.#mqtt = await MqttPublisher.start({
         config,
-        secrets: readMqttSecrets(config),
+        secrets,
         metrics: new MqttMetrics(this.#metrics),
         log: this.#options.log,
         streams: () => this.#snapshot(),
       });
     } catch (err) {
-      if (err instanceof MqttFileError) {
-        throw new StartError(err.message, EXIT.usage, { cause: err });
-      }
       if (err instanceof MqttStartError) {
         throw new StartError(err.message, EXIT.failure, { cause: err });
       }
@@ -410,6 +435,9 @@ class Exporter {
   async #shutdown(reason: string): Promise<number> {
     const config = this.#config.run;
     const log = this.#options.log;
+    // The live block stops first, with its last figures, so "stopping" prints below it, not
+    // above a copy redrawn as if nothing stopped.
+    this.#running?.display?.stop();
     log.info("stopping", { reason });
     const timeout = deadlineAfter(config.stopTimeoutMs);
     let forced = false;
@@ -427,7 +455,6 @@ class Exporter {
     };
     this.#reload.stop();
     const running = this.#running;
-    running?.display?.stop();
     if (running !== null) {
       // Children are ended before anything else, also when forced (a stalled ffmpeg is killed
       // within a second).

@@ -656,8 +656,8 @@ export function usage(subcommands: readonly string[] = []): string {
     ],
     flags: FLAGS,
     notes: [
-      "Example: pose-exporter --model yolo11n-pose.onnx --source cam1=rtsp://10.0.0.5/stream1 " +
-      "--source lobby=./lobby.mp4 --loop",
+      "Example:\n  pose-exporter --model yolo11n-pose.onnx --source cam1=rtsp://10.0.0.5/stream1 \\\n" +
+      "    --source lobby=./lobby.mp4 --loop",
     ],
     column: 38,
   });
@@ -763,7 +763,9 @@ export function unknownVariables(
         const d = editDistance(name, candidate);
         if (d < best) [best, closest] = [d, candidate];
       }
-      return { name, closest: best <= 4 ? closest : null };
+      // A typo is a letter or two; beyond that, any name is "closest" to something unrelated.
+      const suffix = name.length - "POSE_EXPORTER_".length;
+      return { name, closest: best <= Math.max(2, Math.floor(suffix / 4)) ? closest : null };
     });
 }
 

@@ -335,6 +335,8 @@ Deno.test("parseConfig() warns about POSE_EXPORTER_* variables no flag reads, na
   const c = parseConfig(["--streams", "1"], {
     POSE_EXPORTER_BATCHSIZE: "4",
     POSE_EXPORTER_NONSENSE_THING_ALTOGETHER: "1",
+    // Four letters from MODEL: no suggestion, it is no typo of it.
+    POSE_EXPORTER_BOGUS: "1",
     POSE_EXPORTER_SERVICE_HOST: "10.0.0.1",
     POSE_EXPORTER_SERVICE_PORT_METRICS: "8000",
     POSE_EXPORTER_PORT_8000_TCP_ADDR: "10.0.0.1",
@@ -342,6 +344,7 @@ Deno.test("parseConfig() warns about POSE_EXPORTER_* variables no flag reads, na
   });
   assertEquals(c.warnings, [
     "POSE_EXPORTER_BATCHSIZE is not a variable of any flag (did you mean POSE_EXPORTER_BATCH_SIZE?)",
+    "POSE_EXPORTER_BOGUS is not a variable of any flag",
     "POSE_EXPORTER_NONSENSE_THING_ALTOGETHER is not a variable of any flag",
   ]);
 });

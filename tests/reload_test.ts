@@ -223,6 +223,31 @@ Deno.test("sources file - an id defined on the command line and in the file name
   }
 });
 
+Deno.test("sources file - every problem at start on its own line, with a bad MQTT file, before any port opens", async () => {
+  const run = await setUp();
+  try {
+    await Deno.writeTextFile(run.file, `${KEEP}\nbad cam=synthetic\nkeep=synthetic\n`);
+    const { code, stderr } = await startExporter(
+      args(run, ["--mqtt-url", "mqtt://cam@127.0.0.1:1", "--mqtt-password-file", `${run.dir}/no`]),
+    ).done;
+    assertEquals(code, 2, stderr);
+    const errors = jsonLogs(stderr).filter((l) => l.level === "error").map((l) => l.msg);
+    assertEquals(errors.length, 3, stderr);
+    assert(errors[0].startsWith(`Invalid ${run.file}:2: stream id "bad cam"`), errors[0]);
+    assert(errors[1].startsWith(`Invalid ${run.file}:3: stream id "keep" is already`), errors[1]);
+    assert(errors[2].includes("--mqtt-password-file") && errors[2].includes(`${run.dir}/no`));
+    assert(!jsonLogs(stderr).some((l) => l.msg === "serving metrics"), "no port was opened");
+    // A sources file that is not there is said in words, not as the OS's code.
+    await Deno.remove(run.file);
+    const missing = await startExporter(args(run)).done;
+    assertEquals(missing.code, 2, missing.stderr);
+    const error = jsonLogs(missing.stderr).find((l) => l.level === "error");
+    assertEquals(error?.msg, `Cannot read sources file ${run.file}: it does not exist`);
+  } finally {
+    await Deno.remove(run.dir, { recursive: true });
+  }
+});
+
 Deno.test("reload - an edit made while the exporter starts is applied once its streams have started", async () => {
   const run = await setUp();
   // A hung nvidia-smi holds the start for a few seconds (until --gpu-timeout-ms).

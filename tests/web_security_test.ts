@@ -486,6 +486,12 @@ Deno.test("web security - without a web config: a warning for the open live view
         "the live view (camera pictures) and POST /-/reload can be reached",
       ),
     );
+    // The start line gives the live view's address beside the metrics'.
+    const serving = jsonLogs(stderr).find((l) => l.msg === "serving metrics");
+    assertEquals(
+      [serving?.url, serving?.live_view],
+      [`http://0.0.0.0:${port}/metrics`, `http://0.0.0.0:${port}/`],
+    );
   } finally {
     await forceStop(exporter);
   }

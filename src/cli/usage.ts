@@ -48,7 +48,8 @@ export function wrapText(paragraph: string, width: number = PROSE_WIDTH): string
 }
 
 function paragraphs(texts: readonly string[] | undefined): string[] {
-  return (texts ?? []).flatMap((p) => ["", ...wrapText(p)]);
+  // A text with line breaks (a command to paste) keeps its lines as they are.
+  return (texts ?? []).flatMap((p) => ["", ...(p.includes("\n") ? p.split("\n") : wrapText(p))]);
 }
 
 /**

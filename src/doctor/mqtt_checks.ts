@@ -93,7 +93,7 @@ export async function checkMqtt(
       fail(
         reachable,
         `cannot be reached: ${unreachable}`,
-        "start the broker, or give the exporter's --mqtt-url (host and port)",
+        "start the broker, or check the host and port given to --mqtt (the exporter's --mqtt-url)",
       ),
       skip(login, "the broker cannot be reached"),
       skip(roundTrip, "the broker cannot be reached"),

@@ -135,7 +135,7 @@ export class GpuMonitor {
     if (result.kind === "no_gpu") {
       if (result.reason === "missing_binary") {
         this.off = true;
-        log.info("nvidia-smi not found: GPU metrics are off", { detail: result.detail });
+        log.info(`${result.detail}: GPU metrics are off`);
       } else if (this.#lastProblem !== result.reason) {
         log.info("no GPU visible to nvidia-smi: GPU metrics are off until one is", {
           reason: result.reason,

@@ -20,6 +20,8 @@ export interface HttpServerOptions {
   headerTimeoutMs: number;
   idleTimeoutMs: number;
   log: Logger;
+  /** The live view's page is served at `/`: the start line names its address too. */
+  liveView?: boolean;
   metrics?: HttpMetrics;
   /** The web configuration file (TLS, basic auth, headers); null: plain HTTP, open. @default {null} */
   webConfigFile?: string | null;
@@ -103,6 +105,7 @@ export function startHttpServer(
   const web = watch.settings;
   log.info("serving metrics", {
     url: `${origin(listening.addr, listening.tls)}/metrics`,
+    ...(options.liveView ? { live_view: `${origin(listening.addr, listening.tls)}/` } : {}),
     ...(web.path !== null ? { web_config: web.path, ...describeSettings(web) } : {}),
   });
   if (web.http2Requested) {

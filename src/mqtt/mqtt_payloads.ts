@@ -25,8 +25,9 @@ export interface StatePayload {
   status: string;
   /** Why it is not up (with ffmpeg's last words), or null. */
   reason: string | null;
+  /** Frames per second now: 0 when it is not up (a stopped stream's last rate is not its rate). */
   fps: number;
-  /** Persons in its latest frame. */
+  /** Persons in its latest frame; 0 when it is not up (nobody is seen by a stream that is down). */
   persons: number;
   /** Confirmed tracks active now (0 without tracking). */
   active_tracks: number;
@@ -59,13 +60,14 @@ export function statePayload(
   activeTracks: number,
   atMs: number,
 ): StatePayload {
+  const up = snapshot.state === "up";
   return {
     stream_id: snapshot.id,
-    state: snapshot.state === "up" ? "up" : "down",
+    state: up ? "up" : "down",
     status: snapshot.state,
     reason: snapshot.reason,
-    fps: round2(snapshot.fps),
-    persons: snapshot.persons,
+    fps: up ? round2(snapshot.fps) : 0,
+    persons: up ? snapshot.persons : 0,
     active_tracks: activeTracks,
     decoder: snapshot.decoder,
     frames: snapshot.frames,

@@ -279,6 +279,9 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
       });
     }
     if (outcome !== null) {
+      // Said once: the retries that follow for the same reason are not a second line at once.
+      publisher.#lastFailureLog = performance.now();
+      publisher.#lastFailureReason = outcome.reason;
       options.log.warn(
         "MQTT broker not reachable at start: the exporter runs without it and keeps trying",
         {
@@ -417,7 +420,8 @@ export class MqttPublisher implements ResultSink, TrackEventListener, StreamList
     this.#lossesSinceLog[outcome][kind]++;
     this.#lossesPending++;
     this.#lastLossReason = reason;
-    this.#logLosses(false);
+    // At the stop the losses are said once, in close()'s last line.
+    if (!this.#stopping) this.#logLosses(false);
   }
 
   /**

@@ -115,6 +115,10 @@ export function parseMqttUrl(text: string): MqttUrl {
     // URL parses special schemes only; as http(s) it checks the host and port the same way.
     url = new URL(text.replace(/^[^:]+:/, scheme === "mqtt" ? "http:" : "https:"));
   } catch {
+    const port = /^[^:]+:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*):(\d+)\/?$/.exec(text)?.[1];
+    if (port !== undefined && Number(port) > 65535) {
+      throw new MqttUrlError(shown, `port ${port} is not in 1..65535`);
+    }
     throw new MqttUrlError(shown, "it does not parse as scheme://[user@]host[:port]");
   }
   if (url.hostname === "") throw new MqttUrlError(shown, "it has no host");

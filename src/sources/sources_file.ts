@@ -54,9 +54,15 @@ export async function loadSources(
   try {
     text = await Deno.readTextFile(path);
   } catch (err) {
-    throw new SourcesFileError(path, [
-      `Cannot read sources file ${path}: ${(err as Error).message}`,
-    ], {
+    // Deno's message repeats the path and the OS's code ("(os error 2): readfile 'x'").
+    const why = err instanceof Deno.errors.NotFound
+      ? "it does not exist"
+      : err instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : err instanceof Deno.errors.IsADirectory
+      ? "it is a directory"
+      : (err as Error).message;
+    throw new SourcesFileError(path, [`Cannot read sources file ${path}: ${why}`], {
       cause: err,
     });
   }

@@ -93,7 +93,8 @@ export class StatusDisplay {
 
   /** Stops updating; a live block is left in place with its last figures. */
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    if (this.#timer === undefined) return;
+    clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#options.live) {
       this.#erase();
@@ -133,7 +134,8 @@ export class StatusDisplay {
 
   #logLines(): void {
     const slowest = slowestStage(this.#metrics, this.#stages);
-    for (const s of this.#read()) {
+    const streams = this.#read();
+    for (const s of streams) {
       this.#log.info("stream status", {
         stream_id: s.id,
         state: s.state,
@@ -144,8 +146,13 @@ export class StatusDisplay {
         drops: s.drops,
         queued: s.queued,
         persons: s.persons,
-        slowest_stage: slowest,
       });
     }
+    // The slowest stage is of all streams together: one line for it, not a copy on each stream's.
+    this.#log.info("status total", {
+      streams: streams.length,
+      fps: Number(fmt(streams.reduce((sum, s) => sum + s.fps, 0))),
+      slowest_stage: slowest,
+    });
   }
 }

@@ -79,7 +79,10 @@ Deno.test("exporter --mqtt-poses: every topic, and the poses messages equal the 
       assert(typeof state.fps === "number" && typeof state.active_tracks === "number");
       // At the clean stop each stream's last state says so, and stays retained.
       const last = JSON.parse(sub.on(new RegExp(`/${id}/state$`)).at(-1)!.payload);
-      assertEquals([last.state, last.status, last.active_tracks], ["down", "stopped", 0]);
+      assertEquals(
+        [last.state, last.status, last.active_tracks, last.fps, last.persons],
+        ["down", "stopped", 0, 0, 0],
+      );
     }
     const kinds = new Set(sub.on(/\/tracks$/).map((m) => JSON.parse(m.payload).type));
     assert(kinds.has("new") && kinds.has("update") && kinds.has("end"), [...kinds].join(","));
@@ -309,6 +312,11 @@ Deno.test("exporter --mqtt-url mqtt://127.0.0.1:1: runs, says so, drops no frame
       out.stderr,
       "MQTT broker not reachable at start: the exporter runs without it and keeps trying",
     );
+    // Said once: the retries of the same reason within the 5 s run add no line of their own.
+    const retries = jsonLogs(out.stderr).filter((l) =>
+      l.msg === "cannot connect to the MQTT broker: retrying with backoff"
+    );
+    assertEquals(retries, []);
     const lines = (await Deno.readTextFile(results)).split("\n").filter((l) => l !== "");
     const stopped = logLine(out.stderr, "MQTT publisher stopped");
     assertEquals(logLine(out.stderr, "stopped").frames, lines.length);

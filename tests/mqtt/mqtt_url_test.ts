@@ -29,7 +29,8 @@ Deno.test("parseMqttUrl() refuses an unknown scheme, naming it and hiding the pa
 
 Deno.test("parseMqttUrl() refuses a missing host, a bad port, a path and a non-URL", () => {
   assertThrows(() => parseMqttUrl("mqtt://"), MqttUrlError);
-  assertThrows(() => parseMqttUrl("mqtt://h:99999"), MqttUrlError);
+  assertThrows(() => parseMqttUrl("mqtt://h:99999"), MqttUrlError, "port 99999 is not in 1..65535");
+  assertThrows(() => parseMqttUrl("mqtt://u:p@[::1]:70000"), MqttUrlError, "port 70000");
   assertThrows(() => parseMqttUrl("mqtt://h:0"), MqttUrlError, "port 0");
   assertThrows(() => parseMqttUrl("mqtt://h/topic"), MqttUrlError, "path");
   assertThrows(() => parseMqttUrl("127.0.0.1:1883"), MqttUrlError, "not a URL");
