@@ -6,6 +6,7 @@
 
 import { FlagError, type FlagSpec, FlagValues, HELP_FLAG } from "./cli/flags.ts";
 import { renderUsage } from "./cli/usage.ts";
+import { editDistance } from "./cli/edit_distance.ts";
 import type { LogFormat, LogLevel } from "./log.ts";
 import { DECODE_CHOICES } from "./sources/decode.ts";
 import { PROVIDER_CHOICES } from "./pose/provider.ts";
@@ -726,23 +727,6 @@ function resolveListen(r: FlagValues): ListenAddress {
  * `POSE_EXPORTER_SERVICE_HOST`, `POSE_EXPORTER_SERVICE_PORT[_NAME]`, `POSE_EXPORTER_PORT[_…]`.
  */
 const SERVICE_LINK = /^POSE_EXPORTER_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\w+)?)$/;
-
-/** Edit distance of two names, for the closest flag to a mistyped variable. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(
-        previous[j]! + 1,
-        current[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}
 
 /**
  * The `POSE_EXPORTER_*` variables of `env` that set no flag, each with the closest flag's

@@ -1,5 +1,6 @@
 // Source URIs (`--source [ID=]URI`) parsed into typed source specs.
 
+import { editDistance } from "../cli/edit_distance.ts";
 import { parseSceneQuery, type SceneSpec } from "./scene_source.ts";
 
 /** Default geometry and rate of a `synthetic` or `testsrc` source without parameters. */
@@ -328,6 +329,20 @@ export function parseSourceUri(id: string, uri: string): SourceSpec {
       }: use a file path, file://, rtsp(s)://, http(s)://, ` +
         `v4l2:/dev/videoN, testsrc[:WxH][@FPS] or synthetic[:WxH][@FPS][?burst=Ns@FPS]`,
     );
+  }
+  // `synthtic@30` is a typo far more often than a file's name: a file so named is `./synthtic@30`.
+  const generatorLike = /^([A-Za-z]+)(@[\d.]+)?(\?.*)?$/.exec(uri);
+  if (generatorLike && (generatorLike[2] !== undefined || generatorLike[3] !== undefined)) {
+    const word = generatorLike[1]!.toLowerCase();
+    const near = ["synthetic", "testsrc"].find((g) => editDistance(word, g) <= 2);
+    if (near !== undefined) {
+      throw new Error(
+        `unknown source kind ${JSON.stringify(generatorLike[1])} in ${
+          JSON.stringify(redactUri(uri))
+        } (did you mean ${near}${uri.slice(generatorLike[1]!.length)}? a file by this name is ` +
+          `./${uri})`,
+      );
+    }
   }
   return { kind: "ffmpeg", id, uri, input: "file", inputArgs: [], target: uri };
 }

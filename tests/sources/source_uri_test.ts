@@ -1,6 +1,6 @@
 // Source URIs shown without their secrets: user info passwords and secret-looking query values.
 
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import {
   parseSourceUri,
   quoteSource,
@@ -79,4 +79,20 @@ Deno.test("quoteSource() and the parse errors never quote a password", () => {
     parseSourceUri("c", "rtsp://admin:S3cretPass@cam/1").uri,
     "rtsp://admin:S3cretPass@cam/1",
   );
+});
+
+Deno.test("parseSourceUri() answers a generator's typo with the right spelling, not as a file", () => {
+  const err = assertThrows(() => parseSourceUri("b", "synthtic@30"), Error);
+  assertEquals(
+    err.message,
+    'unknown source kind "synthtic" in "synthtic@30" (did you mean synthetic@30? a file by ' +
+      "this name is ./synthtic@30)",
+  );
+  assertThrows(() => parseSourceUri("b", "tstsrc@5"), Error, "did you mean testsrc@5?");
+  assertThrows(() => parseSourceUri("b", "Synthetik?burst=1s@60"), Error, "did you mean synthetic");
+  // Files are files: with a path, an extension, or a name nowhere near a generator's.
+  for (const file of ["./synthtic@30", "lobby@2.mp4", "cam@30", "synthetic.mp4", "synthtic"]) {
+    const spec = parseSourceUri("f", file);
+    assertEquals([spec.kind, spec.kind === "ffmpeg" ? spec.input : ""], ["ffmpeg", "file"], file);
+  }
 });
