@@ -11,7 +11,7 @@ import {
 } from "./frame.ts";
 import type { Decoder } from "./decode.ts";
 import { decodeArgs, parseProbe, probeArgs, type ProbedVideo } from "./ffmpeg_command.ts";
-import { classifyNvdecFailure } from "./nvdec_probe.ts";
+import { classifyNvdecFailure, cleanLine } from "./nvdec_probe.ts";
 import { FramePool } from "./frame_pool.ts";
 import { FrameSlots } from "./frame_slots.ts";
 import { hangupImmune } from "../host/hangup_immune.ts";
@@ -246,8 +246,8 @@ export class FfmpegSource implements FrameSource {
         stderr: "piped",
         signal: controller.signal,
       }).output();
-      const stderr = new TextDecoder().decode(out.stderr).trim().split("\n").slice(-STDERR_LINES)
-        .join(" | ");
+      const stderr = new TextDecoder().decode(out.stderr).split("\n").map(cleanLine)
+        .filter((l) => l !== "").slice(-STDERR_LINES).join(" | ");
       if (controller.signal.aborted) return { error: "stalled", detail: "ffprobe timed out" };
       if (!out.success) {
         return { error: "unreadable", detail: stderr || `ffprobe exited with ${out.code}` };
@@ -323,7 +323,9 @@ export class FfmpegSource implements FrameSource {
     }
     this.#child = child;
     const stderrTail: string[] = [];
-    const stderrDone = readLines(child.stderr, (line) => {
+    const stderrDone = readLines(child.stderr, (text) => {
+      const line = cleanLine(text);
+      if (line === "") return;
       stderrTail.push(line);
       if (stderrTail.length > STDERR_LINES) stderrTail.shift();
     }).catch(() => {});

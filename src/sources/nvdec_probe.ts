@@ -158,8 +158,11 @@ const FAILURE_PATTERNS: readonly {
   },
 ];
 
-/** A stderr line without ffmpeg's `[h264 @ 0x55d0c0ffee00] ` prefix. */
-function cleanLine(line: string): string {
+/**
+ * A stderr line of ffmpeg or ffprobe without its `[h264 @ 0x55d0c0ffee00] ` prefix (a memory
+ * address: noise to a reader, and different in every run), trimmed.
+ */
+export function cleanLine(line: string): string {
   return line.replace(/^\[[^\]]* @ (0x)?[0-9a-f]+\]\s*/i, "").trim();
 }
 

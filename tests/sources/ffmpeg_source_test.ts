@@ -116,6 +116,8 @@ Deno.test("FfmpegSource - a missing file and a cut-off recording are down as unr
     assertEquals(sink.frames.length, 0);
     assertEquals(metrics.streamUp.value(0), 0);
     assert(lifecycle.lastDown!.detail.length > 0, "ffmpeg's own words are kept");
+    // ... without their "[mov,mp4,... @ 0x55d0c0ffee00] " prefixes.
+    assert(!/ @ 0x[0-9a-f]+\]/.test(lifecycle.lastDown!.detail), lifecycle.lastDown!.detail);
     assert(metrics.streamRestarts.value(0) >= 1, "it was retried");
   }
 });
