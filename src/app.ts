@@ -51,22 +51,32 @@ export interface RunAppOptions {
   onSignalsInstalled?: () => void;
 }
 
-/** Thrown by a start phase with the one line the user sees; exit code 1 (2 for bad input). */
+/**
+ * Thrown by a start phase with what the user sees: one line, or one line per problem (a bad
+ * sources file may have several); exit code 1 (2 for bad input).
+ */
 export class StartError extends Error {
   readonly exitCode: number;
+  /** Each problem, a log line each. */
+  readonly problems: readonly string[];
 
-  constructor(message: string, exitCode: number = EXIT.failure, options?: ErrorOptions) {
-    super(message, options);
+  constructor(
+    problems: string | readonly string[],
+    exitCode: number = EXIT.failure,
+    options?: ErrorOptions,
+  ) {
+    const lines = typeof problems === "string" ? [problems] : problems;
+    super(lines.join("; "), options);
     this.name = "StartError";
     this.exitCode = exitCode;
+    this.problems = lines;
   }
 }
 
 /** A failure to read or prepare the streams at start: exit 2 for a bad sources file, else 1. */
 function streamsStartError(err: unknown): StartError {
   if (err instanceof SourcesFileError) {
-    // One line per problem: run() logs each on its own.
-    return new StartError(err.problems.join("\n"), EXIT.usage, { cause: err });
+    return new StartError(err.problems, EXIT.usage, { cause: err });
   }
   return new StartError(describeStreamsError(err), EXIT.failure, { cause: err });
 }
@@ -140,10 +150,10 @@ class Exporter {
       await this.#stop.requested;
     } catch (err) {
       code = err instanceof StartError ? err.exitCode : EXIT.failure;
-      // One line per problem (a bad sources file may have several).
-      for (const line of String((err as Error).message ?? err).split("\n")) {
-        this.#options.log.error(line);
-      }
+      const lines = err instanceof StartError
+        ? err.problems
+        : [(err as Error).message ?? String(err)];
+      for (const line of lines) this.#options.log.error(line);
     }
     const lost = await this.#shutdown(this.#stop.reason ?? "start-up failed");
     return lost > 0 && code === EXIT.ok ? EXIT.failure : code;
@@ -175,7 +185,7 @@ class Exporter {
     });
     const mqttSecrets = this.#readMqttSecrets(problems);
     if (problems.length > 0 || wanted === null) {
-      throw new StartError(problems.join("\n"), EXIT.usage);
+      throw new StartError(problems, EXIT.usage);
     }
     this.#startServer();
     let model: PreparedModel | null = null;

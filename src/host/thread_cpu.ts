@@ -26,8 +26,9 @@ export interface ThreadTime {
  * resolution. Null where the line is not that.
  */
 export function parseSchedstat(text: string): number | null {
-  const runNs = Number(text.trim().split(/\s+/)[0]);
-  return text.trim() !== "" && Number.isFinite(runNs) ? runNs / 1e9 : null;
+  const first = text.trim().split(/\s+/)[0]!;
+  const runNs = Number(first);
+  return first !== "" && Number.isFinite(runNs) ? runNs / 1e9 : null;
 }
 
 /**

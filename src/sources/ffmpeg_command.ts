@@ -268,3 +268,11 @@ export function decodeCheckArgs(spec: FfmpegSourceSpec, options: DecodeCheckArgs
     "-",
   ];
 }
+
+/**
+ * A stderr line of ffmpeg or ffprobe without its `[h264 @ 0x55d0c0ffee00] ` prefix (a memory
+ * address: noise to a reader, and different in every run), trimmed.
+ */
+export function cleanLine(line: string): string {
+  return line.replace(/^\[[^\]]* @ (0x)?[0-9a-f]+\]\s*/i, "").trim();
+}

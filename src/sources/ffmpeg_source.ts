@@ -10,8 +10,14 @@ import {
   pictureRows,
 } from "./frame.ts";
 import type { Decoder } from "./decode.ts";
-import { decodeArgs, parseProbe, probeArgs, type ProbedVideo } from "./ffmpeg_command.ts";
-import { classifyNvdecFailure, cleanLine } from "./nvdec_probe.ts";
+import {
+  cleanLine,
+  decodeArgs,
+  parseProbe,
+  probeArgs,
+  type ProbedVideo,
+} from "./ffmpeg_command.ts";
+import { classifyNvdecFailure } from "./nvdec_probe.ts";
 import { FramePool } from "./frame_pool.ts";
 import { FrameSlots } from "./frame_slots.ts";
 import { hangupImmune } from "../host/hangup_immune.ts";

@@ -2,6 +2,7 @@
 // and a one-frame test decode of each stream; ffmpeg's answers are parsed by pure functions.
 
 import {
+  cleanLine,
   cudaDeviceCheckArgs,
   decodeCheckArgs,
   FILTERS_ARGS,
@@ -157,14 +158,6 @@ const FAILURE_PATTERNS: readonly {
     what: () => "NVDEC cannot decode this stream's codec",
   },
 ];
-
-/**
- * A stderr line of ffmpeg or ffprobe without its `[h264 @ 0x55d0c0ffee00] ` prefix (a memory
- * address: noise to a reader, and different in every run), trimmed.
- */
-export function cleanLine(line: string): string {
-  return line.replace(/^\[[^\]]* @ (0x)?[0-9a-f]+\]\s*/i, "").trim();
-}
 
 /** The last non-empty stderr line, cleaned, or a fallback. */
 function lastLine(stderr: string, fallback: string): string {

@@ -51,6 +51,11 @@ export function slowestStage(
   return bestMs < 0 ? "-" : best;
 }
 
+/** The streams' fps together. */
+function totalFps(streams: readonly StreamSnapshot[]): number {
+  return streams.reduce((sum, s) => sum + s.fps, 0);
+}
+
 const encoder = new TextEncoder();
 
 /** Shows each stream's status: live on a terminal, as log lines otherwise. */
@@ -108,7 +113,7 @@ export class StatusDisplay {
   #statusLines(): string[] {
     const statuses = this.#read();
     const idWidth = Math.max(6, ...statuses.map((s) => s.id.length));
-    const total = statuses.reduce((sum, s) => sum + s.fps, 0);
+    const total = totalFps(statuses);
     return [
       ...statuses.map((s) => formatStatusLine(s, idWidth)),
       `${"total".padEnd(idWidth)}  fps ${fmt(total).padStart(6)}  slowest stage ${this.#slowest}`,
@@ -151,7 +156,7 @@ export class StatusDisplay {
     // The slowest stage is of all streams together: one line for it, not a copy on each stream's.
     this.#log.info("status total", {
       streams: streams.length,
-      fps: Number(fmt(streams.reduce((sum, s) => sum + s.fps, 0))),
+      fps: Number(fmt(totalFps(streams))),
       slowest_stage: slowest,
     });
   }
