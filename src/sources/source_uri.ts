@@ -336,11 +336,12 @@ export function parseSourceUri(id: string, uri: string): SourceSpec {
     const word = generatorLike[1]!.toLowerCase();
     const near = ["synthetic", "testsrc"].find((g) => editDistance(word, g) <= 2);
     if (near !== undefined) {
+      // A query may hold a secret (?password=...): every quote of the URI is the redacted one.
+      const shown = redactUri(uri);
       throw new Error(
-        `unknown source kind ${JSON.stringify(generatorLike[1])} in ${
-          JSON.stringify(redactUri(uri))
-        } (did you mean ${near}${uri.slice(generatorLike[1]!.length)}? a file by this name is ` +
-          `./${uri})`,
+        `unknown source kind ${JSON.stringify(generatorLike[1])} in ${JSON.stringify(shown)} ` +
+          `(did you mean ${near}${shown.slice(generatorLike[1]!.length)}? a file by this name is ` +
+          `./${shown})`,
       );
     }
   }

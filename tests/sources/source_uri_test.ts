@@ -90,6 +90,8 @@ Deno.test("parseSourceUri() answers a generator's typo with the right spelling, 
   );
   assertThrows(() => parseSourceUri("b", "tstsrc@5"), Error, "did you mean testsrc@5?");
   assertThrows(() => parseSourceUri("b", "Synthetik?burst=1s@60"), Error, "did you mean synthetic");
+  const secret = assertThrows(() => parseSourceUri("b", "synthtic?password=hunter2"), Error);
+  assert(!secret.message.includes("hunter2"), secret.message);
   // Files are files: with a path, an extension, or a name nowhere near a generator's.
   for (const file of ["./synthtic@30", "lobby@2.mp4", "cam@30", "synthetic.mp4", "synthtic"]) {
     const spec = parseSourceUri("f", file);
