@@ -47,6 +47,7 @@ import { benchHostPath } from "./bench_host_path.ts";
 import { measureScrapeCpu } from "./bench_scrape.ts";
 import { measureMqttCost, mqttBenchJson, mqttBenchRows } from "./bench_mqtt.ts";
 import { measureTrackerCost } from "./track_bench.ts";
+import { median } from "./median.ts";
 
 const encoder = new TextEncoder();
 const QUIET = new Logger({ writer: { writeLine: () => {} } });
@@ -698,7 +699,6 @@ function measureWorstDecode(quick: boolean): { ms1000: number; ms30000: number }
       times[i]!.push(performance.now() - started);
     });
   }
-  const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   return { ms1000: median(times[0]!), ms30000: median(times[1]!) };
 }
 
@@ -750,7 +750,9 @@ async function main(): Promise<void> {
     rounds: o.quick ? 1 : 3,
     progress,
   });
-  const mqtt = await measureMqttCost({ seconds: o.quick ? 1 : 5, progress });
+  // 2 s quick segments: a 1 s one holds about 5 ms of publisher CPU with the broker down, against
+  // 2 to 3 ms of noise between windows (docs/measurements.md).
+  const mqtt = await measureMqttCost({ seconds: o.quick ? 2 : 5, progress });
   progress("measuring the tracker");
   const track = measureTrackerCost({ frames: o.quick ? 3000 : 9000, passes: o.quick ? 2 : 5 });
   if (Deno.stderr.isTerminal()) progress("");

@@ -2,6 +2,16 @@
 // with nothing listening (mqtt://127.0.0.1:1): the main thread's CPU (the kernel's accounting,
 // /proc/PID/task/PID/schedstat) while N streams' results go to the publisher at their frame rate
 // with --mqtt-poses and QoS 1, less the same loop feeding no publisher, per message produced.
+// Each segment is paired with the no-publisher segment of its round, and the figure is the median
+// of the rounds' differences, so one segment's stray main-thread work cannot swing it.
+//
+// The bench tasks run with --v8-flags=--no-memory-reducer. V8's memory reducer (active from 30 s
+// after start, then every 8 s) runs two memory-shrinking collections when allocation is low, that
+// is, in a no-publisher segment: they cost that segment 20 to 45 ms and the next one regrowing the
+// heap, 150 to 250 ms at QoS 1, so a round's broker-down figure came out negative. A running
+// exporter's allocation is never that low. No forced collection between segments either: after one,
+// V8 sizes the heap to what is live and each segment pays for regrowing it (about 10 µs a message
+// more at QoS 1), which the running exporter does not pay.
 // Run alone: deno task bench-mqtt [--streams N] [--seconds S]; `deno task bench` runs it as a
 // phase. Without mosquitto the broker-up part is skipped, with the reason.
 
@@ -18,6 +28,7 @@ import type { FrameResult } from "../src/pipeline/result.ts";
 import type { Person } from "../src/pose/decoder.ts";
 import type { StreamSnapshot } from "../src/streams/stream_snapshot.ts";
 import { mosquittoBinary, MqttBroker } from "../tests/_mqtt_broker.ts";
+import { median } from "./median.ts";
 
 /** Options of {@linkcode measureMqttCost}. */
 export interface MqttCostOptions {
@@ -29,7 +40,7 @@ export interface MqttCostOptions {
   persons?: number;
   /** Seconds of each segment (no publisher, broker up QoS 1 and 0, broker down). @default {5} */
   seconds?: number;
-  /** Rounds of the segments, alternating; their figures are summed. @default {2} */
+  /** Rounds of the segments, alternating; the figure is the median of theirs. @default {3} */
   rounds?: number;
   /** Progress lines go here. */
   progress?: (line: string) => void;
@@ -37,8 +48,13 @@ export interface MqttCostOptions {
 
 /** One segment with a publisher. */
 export interface MqttSegment {
-  /** Event-loop CPU per produced message, µs, less the segment without a publisher. */
+  /**
+   * Event-loop CPU per produced message, µs, less the segment without a publisher of the same
+   * round; over several rounds, the median of theirs.
+   */
   eventLoopUsPerMessage: number;
+  /** The lowest and the highest of the rounds' figures (one round: its own, twice). */
+  eventLoopUsPerMessageRange: [number, number];
   /** Messages produced (poses, track updates, states, availability). */
   produced: number;
   sent: number;
@@ -54,6 +70,10 @@ export interface MqttSegment {
 export interface MqttCost {
   streams: number;
   fps: number;
+  /** Rounds run; each figure is the median of the rounds'. */
+  rounds: number;
+  /** Whether V8's memory reducer was on (then a round can swing; see the module's comment). */
+  memoryReducer: boolean;
   /** Messages per second the segments produced (about streams x fps plus track updates). */
   messagesPerSecond: number;
   /** Event-loop CPU per second of the segment without a publisher (the producing loop), ms. */
@@ -72,6 +92,23 @@ export interface MqttCost {
 
 /** A logger that drops everything (the publisher logs each loss and reconnect). */
 const QUIET = new Logger({ format: "json", writer: { writeLine: () => {} } });
+
+/**
+ * Whether this process runs with V8's memory reducer: its command line lacks the flag. (Deno lets
+ * only --allow-all read /proc/PID/cmdline itself, so cat reads it; where that fails, "on".)
+ */
+function memoryReducerOn(): boolean {
+  try {
+    const out = new Deno.Command("cat", { args: [`/proc/${Deno.pid}/cmdline`] }).outputSync();
+    const args = new TextDecoder().decode(out.stdout).split("\0");
+    return !args.some((arg) =>
+      arg.startsWith("--v8-flags=") &&
+      arg.slice("--v8-flags=".length).split(",").includes("--no-memory-reducer")
+    );
+  } catch {
+    return true;
+  }
+}
 
 function eventLoopSeconds(): number {
   return threadTimes(Deno.pid).find((t) => t.tid === Deno.pid)?.seconds ?? NaN;
@@ -220,8 +257,10 @@ async function segment(
   const failed = after.failed - before.failed;
   const produced = count() - producedBefore;
   await publisher.close();
+  const us = (cpuSeconds - baselineCpu) / produced * 1e6;
   return {
-    eventLoopUsPerMessage: (cpuSeconds - baselineCpu) / produced * 1e6,
+    eventLoopUsPerMessage: us,
+    eventLoopUsPerMessageRange: [us, us],
     produced,
     sent,
     dropped,
@@ -245,8 +284,15 @@ export async function measureMqttCost(options: MqttCostOptions = {}): Promise<Mq
     persons: options.persons ?? 2,
     seconds: options.seconds ?? 5,
   };
-  const rounds = options.rounds ?? 2;
+  const rounds = options.rounds ?? 3;
   const progress = options.progress ?? (() => {});
+  const memoryReducer = memoryReducerOn();
+  if (memoryReducer) {
+    progress(
+      "mqtt: V8's memory reducer is on (run with --v8-flags=--no-memory-reducer, as the bench " +
+        "tasks do): a round's figures can swing by its collections",
+    );
+  }
   const results = makeResults(o.streams, o.persons);
   // The bytes of one poses message, as the publisher builds it.
   const posesBytes = new TextEncoder().encode(JSON.stringify(toJsonlRecord(results[0]!))).length;
@@ -300,6 +346,8 @@ export async function measureMqttCost(options: MqttCostOptions = {}): Promise<Mq
   return {
     streams: o.streams,
     fps: o.fps,
+    rounds,
+    memoryReducer,
     messagesPerSecond: downs.reduce((n, d) => n + d.produced, 0) / wall,
     baselineEventLoopMsPerSecond: runs.base.reduce((a, b) => a + b, 0) / wall * 1000,
     up,
@@ -310,15 +358,15 @@ export async function measureMqttCost(options: MqttCostOptions = {}): Promise<Mq
   };
 }
 
-/** The segments of several rounds as one: counts summed, the cost per message over them all. */
+/** The segments of several rounds as one: counts summed, the cost per message their median. */
 function merge(segments: readonly MqttSegment[]): MqttSegment {
   const sum = (key: "produced" | "sent" | "dropped" | "failed" | "waiting") =>
     segments.reduce((n, s) => n + s[key], 0);
-  const produced = sum("produced");
+  const per = segments.map((s) => s.eventLoopUsPerMessage);
   return {
-    eventLoopUsPerMessage: segments.reduce((n, s) => n + s.eventLoopUsPerMessage * s.produced, 0) /
-      produced,
-    produced,
+    eventLoopUsPerMessage: median(per),
+    eventLoopUsPerMessageRange: [Math.min(...per), Math.max(...per)],
+    produced: sum("produced"),
     sent: sum("sent"),
     dropped: sum("dropped"),
     failed: sum("failed"),
@@ -335,14 +383,22 @@ const r2 = (v: number | null | undefined) => v == null ? null : Math.round(v * 1
  * @param cost what {@linkcode measureMqttCost} measured
  * @returns the `mqtt_*` keys
  */
-export function mqttBenchJson(cost: MqttCost): Record<string, number | string | null> {
+export function mqttBenchJson(
+  cost: MqttCost,
+): Record<string, number | string | null> {
   return {
     mqtt_streams: cost.streams,
     mqtt_messages_per_second: r2(cost.messagesPerSecond),
     mqtt_poses_bytes: cost.down.posesBytes,
     mqtt_event_loop_us_per_message_up: r2(cost.up?.eventLoopUsPerMessage),
+    mqtt_event_loop_us_per_message_up_min: r2(cost.up?.eventLoopUsPerMessageRange[0]),
+    mqtt_event_loop_us_per_message_up_max: r2(cost.up?.eventLoopUsPerMessageRange[1]),
     mqtt_event_loop_us_per_message_up_qos0: r2(cost.upQos0?.eventLoopUsPerMessage),
     mqtt_event_loop_us_per_message_down: r2(cost.down.eventLoopUsPerMessage),
+    mqtt_event_loop_us_per_message_down_min: r2(cost.down.eventLoopUsPerMessageRange[0]),
+    mqtt_event_loop_us_per_message_down_max: r2(cost.down.eventLoopUsPerMessageRange[1]),
+    mqtt_rounds: cost.rounds,
+    mqtt_v8_memory_reducer: cost.memoryReducer ? "on" : "off",
     mqtt_broker_us_per_message: r2(cost.brokerUsPerMessage),
     mqtt_produced_up: cost.up?.produced ?? null,
     mqtt_sent_up: cost.up?.sent ?? null,
@@ -360,6 +416,10 @@ export function mqttBenchJson(cost: MqttCost): Record<string, number | string | 
  */
 export function mqttBenchRows(cost: MqttCost): [string, string, string][] {
   const j = mqttBenchJson(cost);
+  const spread = (key: "up" | "down") =>
+    `median of ${cost.rounds} rounds, ${j[`mqtt_event_loop_us_per_message_${key}_min`]} to ` +
+    `${j[`mqtt_event_loop_us_per_message_${key}_max`]}` +
+    (cost.memoryReducer ? " (V8's memory reducer on: a round can swing)" : "");
   const up = cost.up === null
     ? String(j.mqtt_up)
     : `QoS 0: ${j.mqtt_event_loop_us_per_message_up_qos0} µs; mosquitto ` +
@@ -368,11 +428,12 @@ export function mqttBenchRows(cost: MqttCost): [string, string, string][] {
     [
       `MQTT event loop per message, ${cost.streams} streams x ${cost.fps} fps, broker up`,
       cost.up === null ? "-" : `${j.mqtt_event_loop_us_per_message_up} µs (QoS 1)`,
-      up,
+      cost.up === null ? up : `${spread("up")}; ${up}`,
     ],
     [
       "MQTT event loop per message, broker down",
       `${j.mqtt_event_loop_us_per_message_down} µs`,
+      `${spread("down")}; ` +
       `${j.mqtt_dropped_down} of ${j.mqtt_produced_down} dropped (1 MiB queue full); ` +
       `${j.mqtt_messages_per_second} messages/s, poses of ${j.mqtt_poses_bytes} B`,
     ],

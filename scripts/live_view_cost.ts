@@ -13,6 +13,7 @@ import { downscaleInto, planDownscale, type Snapshot } from "../src/web/snapshot
 import { renderSyntheticCycle } from "../src/sources/synthetic_source.ts";
 import { POSE_FRAMES_TOTAL } from "../src/metrics/definitions.ts";
 import { parseStat, TICKS_PER_SECOND } from "../src/host/thread_cpu.ts";
+import { median } from "./median.ts";
 
 /**
  * The sum of every `pose_frames_total` sample in Prometheus text.
@@ -127,12 +128,6 @@ function startPlacebo(streams: number): { base: string; shutdown(): Promise<void
     return new Response(body, { headers: { "content-type": "application/octet-stream" } });
   });
   return { base: `http://127.0.0.1:${server.addr.port}`, shutdown: () => server.shutdown() };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -11,6 +11,7 @@ import { LinearAssignment } from "../src/tracking/linear_assignment.ts";
 import { MotAccumulator } from "../src/tracking/mot_metrics.ts";
 import { type SimulatedDetection, SimulatedDetector } from "../src/tracking/simulated_detector.ts";
 import { stickFigure } from "../src/tracking/synthetic_scene.ts";
+import { median } from "./median.ts";
 
 const FPS = 30;
 const PERIOD_MS = 1000 / FPS;
@@ -174,7 +175,6 @@ function assignmentCost(n: number, munkres: MunkresFn | null) {
     own.push(a);
     other.push(b);
   }
-  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   return { n, ownUs: median(own), munkresUs: munkres ? median(other) : null };
 }
 

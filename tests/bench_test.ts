@@ -106,6 +106,15 @@ Deno.test("bench - --quick prints a table and, last, a consistent JSON object", 
     `down: ${r.mqtt_event_loop_us_per_message_down}`,
   );
   assert(r.mqtt_produced_down > 0 && r.mqtt_dropped_down <= r.mqtt_produced_down);
+  // Each figure is the median of the rounds' own, paired with the no-publisher run of its round.
+  assertEquals(r.mqtt_rounds, 3);
+  // The task turns off V8's memory reducer, whose collections land in the idle baseline segments.
+  assertEquals(r.mqtt_v8_memory_reducer, "off");
+  assert(
+    r.mqtt_event_loop_us_per_message_down_min <= r.mqtt_event_loop_us_per_message_down &&
+      r.mqtt_event_loop_us_per_message_down <= r.mqtt_event_loop_us_per_message_down_max,
+    "the median lies within the rounds' range",
+  );
   if (r.mqtt_up === "measured") {
     assert(r.mqtt_event_loop_us_per_message_up > 0, `up: ${r.mqtt_event_loop_us_per_message_up}`);
     assert(r.mqtt_sent_up > 0 && r.mqtt_sent_up <= r.mqtt_produced_up, "sent <= produced");
