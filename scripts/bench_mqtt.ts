@@ -16,6 +16,7 @@
 // phase. Without mosquitto the broker-up part is skipped, with the reason.
 
 import { parseArgs } from "node:util";
+import { readProcFile } from "../src/host/libc.ts";
 import { processSeconds, threadTimes } from "../src/host/thread_cpu.ts";
 import { Logger } from "../src/log.ts";
 import { MQTT_OUTCOMES, MQTT_TOPIC_KINDS } from "../src/metrics/definitions.ts";
@@ -94,20 +95,15 @@ export interface MqttCost {
 const QUIET = new Logger({ format: "json", writer: { writeLine: () => {} } });
 
 /**
- * Whether this process runs with V8's memory reducer: its command line lacks the flag. (Deno lets
- * only --allow-all read /proc/PID/cmdline itself, so cat reads it; where that fails, "on".)
+ * Whether this process runs with V8's memory reducer: its command line lacks the flag (read
+ * through the C library, as the CPU times are; where it cannot be read, "on").
  */
 function memoryReducerOn(): boolean {
-  try {
-    const out = new Deno.Command("cat", { args: [`/proc/${Deno.pid}/cmdline`] }).outputSync();
-    const args = new TextDecoder().decode(out.stdout).split("\0");
-    return !args.some((arg) =>
-      arg.startsWith("--v8-flags=") &&
-      arg.slice("--v8-flags=".length).split(",").includes("--no-memory-reducer")
-    );
-  } catch {
-    return true;
-  }
+  const args = readProcFile(`/proc/${Deno.pid}/cmdline`)?.split("\0") ?? [];
+  return !args.some((arg) =>
+    arg.startsWith("--v8-flags=") &&
+    arg.slice("--v8-flags=".length).split(",").includes("--no-memory-reducer")
+  );
 }
 
 function eventLoopSeconds(): number {
@@ -383,9 +379,7 @@ const r2 = (v: number | null | undefined) => v == null ? null : Math.round(v * 1
  * @param cost what {@linkcode measureMqttCost} measured
  * @returns the `mqtt_*` keys
  */
-export function mqttBenchJson(
-  cost: MqttCost,
-): Record<string, number | string | null> {
+export function mqttBenchJson(cost: MqttCost): Record<string, number | string | null> {
   return {
     mqtt_streams: cost.streams,
     mqtt_messages_per_second: r2(cost.messagesPerSecond),

@@ -26,7 +26,6 @@ Deno.test("parseProcStatus() and parseMaxOpenFiles() read the kernel's formats",
   assertEquals(parseMaxOpenFiles(limits.replace("1024 ", "unlimited")), Infinity);
 });
 
-/** What `command arg` prints. */
 Deno.test("process metrics - memory and file descriptors match the exporter's /proc", async () => {
   const port = freePort();
   const exporter = startExporter([
